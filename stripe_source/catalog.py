@@ -15,7 +15,7 @@ from functools import cached_property
 import stripe
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Model:
     """One Stripe model and how to list it.
 
@@ -30,6 +30,7 @@ class Model:
         embedded_on_expand: the sub-list is only present when the parent list asks for
             `expand[]=data.<embedded>` (customer `tax_ids` and `sources`, quote `line_items`).
         created_filter: whether the list endpoint accepts `created[gt]` and friends.
+        created_field: the field holding the creation time (`date` on invoice items).
         list_params: extra parameters every list call sends (`status=all` for subscriptions).
         event_prefixes: `<prefix>.<verb>` event types carry this model as `data.object`.
         delete_events: event types after which the object no longer exists.
@@ -45,6 +46,7 @@ class Model:
     embedded: str | None = None
     embedded_on_expand: bool = False
     created_filter: bool = True
+    created_field: str = "created"
     list_params: dict[str, str] = field(default_factory=dict)
     event_prefixes: tuple[str, ...] = ()
     delete_events: tuple[str, ...] = ()
@@ -354,6 +356,7 @@ MODELS: tuple[Model, ...] = (
         "invoiceitem",
         "invoice_items",
         "/v1/invoiceitems",
+        created_field="date",
         event_prefixes=("invoiceitem",),
         delete_events=("invoiceitem.deleted",),
     ),

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from stripe_source.catalog import MODELS_BY_NAME, Model
+from stripe_source.catalog import MODELS, MODELS_BY_NAME, Model
 
 EVENT_RETENTION_SECONDS = 30 * 24 * 3600
 EMBEDDED_LIMIT = 10
@@ -158,7 +158,7 @@ class Store:
             account.parent_of[obj_id] = key
         else:
             index = account.indexes.setdefault(model.name, TypeIndex())
-            index.insert(obj_id, obj.get("created", 0), self._next_seq())
+            index.insert(obj_id, obj.get(model.created_field, 0), self._next_seq())
         return obj
 
     def replace(self, account: Account, obj: Obj) -> Obj:
@@ -199,6 +199,29 @@ class Store:
             "total_count": len(ids),
             "url": url,
         }
+
+    def refresh_embedded(self, account: Account, parent_id: str) -> Obj:
+        """Store a new version of a parent whose sub-lists show its current first 10 children.
+
+        Stripe embeds children such as invoice `lines` in the parent itself, truncated at 10 with
+        `has_more` and the `url` to page the rest from. Sub-lists Stripe only shows on `expand[]`
+        (customer `tax_ids`, quote `line_items`, ...) are left out of the stored parent.
+        """
+        parent = account.objects[parent_id]
+        sub_lists = {}
+        for child in MODELS:
+            if child.parent != account.model_of[parent_id] or not child.embedded:
+                continue
+            if child.embedded_on_expand:
+                continue
+            if child.parent_param:
+                url = f"{child.path}?{child.parent_param}={parent_id}"
+            else:
+                url = child.list_path(parent_id)
+            sub_lists[child.embedded] = self.embedded_list(account, parent_id, child, url)
+        if not sub_lists:
+            return parent
+        return self.replace(account, {**parent, **sub_lists})
 
     # lists
 

@@ -1,0 +1,145 @@
+"""`stripe-sync`: the command line.
+
+Exit codes: 0 success; 1 a model or key failed (everything else was still loaded); 2 bad input
+(unknown model, unconfigured key, unreachable API); 3 the emulator's port is taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from stripe_source.accounts import ApiUnreachableError
+from stripe_source.catalog import MODELS
+from stripe_source.config import (
+    BadInputError,
+    choose_keys,
+    choose_models,
+    configured_api_base,
+    configured_keys,
+)
+from stripe_source.emulator import cli as emulator_cli
+from stripe_source.progress import print_summary
+from stripe_source.runner import DESTINATIONS, make_pipeline, run_sync
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+logger = logging.getLogger("stripe_source")
+
+
+def _add_sync_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "models",
+        nargs="*",
+        metavar="MODEL",
+        help="class name, object type or table name (default: all models)",
+    )
+    parser.add_argument(
+        "--api-keys",
+        nargs="+",
+        metavar="KEY",
+        help="configured keys, or the acct_ ids they read, to sync (default: all)",
+    )
+    parser.add_argument("--destination", choices=DESTINATIONS, default="duckdb")
+    parser.add_argument("--dataset", default="stripe", help="dataset (schema) name")
+    parser.add_argument("--duckdb-file", default="stripe.duckdb", help="DuckDB database file")
+    parser.add_argument("--api-base", help="Stripe-compatible API address (default: Stripe)")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        metavar="RPS",
+        help="requests per second per key (default: 25 test, 100 live)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="sync a seeded local emulator into stripe_demo.duckdb; no key needed",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no live progress display")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stripe-sync", description="Copy Stripe accounts into DuckDB or PostgreSQL."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sync_models = commands.add_parser("sync-models", help="full sync of some or all models")
+    _add_sync_arguments(sync_models)
+    sync_models.set_defaults(handler=_sync_models)
+
+    models = commands.add_parser("models", help="list the models in the catalog")
+    models.set_defaults(handler=_list_models)
+
+    emulator_cli.register(commands)
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("stripe").setLevel(max(level, logging.WARNING))
+
+
+def _list_models(args: argparse.Namespace) -> int:
+    table = Table(title=f"{len(MODELS)} Stripe models")
+    for column in ("model", "object", "table", "listed at", "created filter", "parent"):
+        table.add_column(column, no_wrap=True)
+    for model in MODELS:
+        table.add_row(
+            model.name,
+            model.object,
+            model.table,
+            model.path,
+            "yes" if model.created_filter else "no",
+            model.parent or "",
+        )
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
+    console.print(table)
+    return EXIT_OK
+
+
+def _sync_models(args: argparse.Namespace) -> int:
+    if args.demo:
+        from stripe_source.demo import run_demo
+
+        return run_demo(args)
+
+    models = choose_models(args.models)
+    keys = choose_keys(configured_keys(), args.api_keys)
+    account_ids = [wanted for wanted in args.api_keys or [] if wanted.startswith("acct_")]
+    pipeline = make_pipeline(args.destination, args.dataset, duckdb_file=args.duckdb_file)
+    result = run_sync(
+        pipeline,
+        keys,
+        models=[model.name for model in models],
+        api_base=configured_api_base(args.api_base),
+        rate_limit=args.rate_limit,
+        account_ids=account_ids,
+        show_progress=not args.no_progress,
+    )
+    print_summary(result.report)
+    return result.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(getattr(args, "verbose", 0))
+    try:
+        return int(args.handler(args))
+    except (BadInputError, ApiUnreachableError) as error:
+        print(f"stripe-sync: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
