@@ -76,6 +76,9 @@ class StripeApi:
             max_network_retries=0,
         )
         self.api_version = stripe.api_version
+        self._active = 0
+        self._latency = 0.3
+        self._lock = threading.Lock()
 
     def for_account(self, account_id: str) -> StripeApi:
         """The same key and budget acting on a connected account (`Stripe-Account` header)."""
@@ -87,6 +90,15 @@ class StripeApi:
             stats=self.stats,
         )
 
+    def has_spare_capacity(self) -> bool:
+        """Fewer requests under way than the budget can serve at the latency seen so far.
+
+        To use `rate` requests/s when each takes `latency` seconds, about rate x latency must be
+        in flight; callers split work only below that, with some headroom for jitter.
+        """
+        with self._lock:
+            return self._active < self.limiter.rate * self._latency * 1.5 + 1
+
     def get(
         self,
         path: str,
@@ -96,11 +108,24 @@ class StripeApi:
         attempts: int = MAX_ATTEMPTS,
     ) -> Any:
         """GET a path and return the decoded JSON, retrying what Stripe says is retryable."""
+        with self._lock:
+            self._active += 1
+        try:
+            return self._get_with_retries(path, params or {}, model, attempts)
+        finally:
+            with self._lock:
+                self._active -= 1
+
+    def _get_with_retries(
+        self, path: str, params: dict[str, Any], model: str, attempts: int
+    ) -> Any:
         for attempt in range(attempts):
             self.limiter.acquire()
             self.stats.count(model, retry=attempt > 0)
+            started = time.monotonic()
             try:
-                response = self._client.raw_request("get", path, **(params or {}))
+                response = self._client.raw_request("get", path, **params)
+                self._observe_latency(time.monotonic() - started)
                 return response.data
             except stripe.AuthenticationError as error:
                 raise KeyRejectedError(
@@ -121,6 +146,10 @@ class StripeApi:
                 logger.debug("retrying GET %s in %.2fs (attempt %d)", path, delay, attempt + 2)
                 time.sleep(delay)
         raise stripe.APIConnectionError(f"GET {path} failed after {attempts} attempts")
+
+    def _observe_latency(self, seconds: float) -> None:
+        with self._lock:
+            self._latency = 0.9 * self._latency + 0.1 * seconds
 
     @staticmethod
     def _should_retry(error: stripe.StripeError) -> bool:

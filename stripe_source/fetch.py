@@ -2,10 +2,10 @@
 
 Stripe lists newest first and pages are sequential (each needs the previous page's last id), so a
 single cursor is bound by latency: at 300 ms a page, about 3 pages a second against a budget of 25.
-Models that accept `created` filters are therefore split into time ranges paged in parallel.
-The first page is fetched plainly; its time span estimates how many objects lie below it, and the
-remaining range is cut into slices of a few pages each. All slices of all models of a key run on
-one thread pool and one rate limiter, so the request rate sits at the key's limit.
+Models that accept `created` filters are therefore split into time ranges paged in parallel,
+by bisecting whatever range still holds several pages while the key has threads to spare. All
+ranges of all models of a key run on one thread pool and one rate limiter, so the request rate
+sits at the key's limit without splitting more than the latency requires.
 
 Children are completed here too. Stripe embeds at most 10 children in a parent (`invoice.lines`,
 `subscription.items`) with `has_more` and the `url` to page the rest; children that are not
@@ -14,7 +14,6 @@ embedded (a customer's balance transactions) are listed once per parent.
 
 from __future__ import annotations
 
-import math
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -26,8 +25,7 @@ from stripe_source.api import StripeApi
 from stripe_source.catalog import Model, children_of
 
 PAGE_SIZE = 100
-PAGES_PER_SLICE = 3
-MAX_SLICES = 256
+MIN_PAGES_TO_SPLIT = 2
 STRIPE_EPOCH = 1293840000  # 2011-01-01: nothing on Stripe is older
 
 Obj = dict[str, Any]
@@ -109,7 +107,8 @@ class ModelLister:
     lower_bound: int = STRIPE_EPOCH
 
     def start(self) -> None:
-        self._submit(self.model, self._first_page)
+        floor = max(self.lower_bound, self.created_since or 0)
+        self._submit(self.model, lambda: self._page_range(floor, None))
 
     def _submit(self, model: Model, run: Callable[[], None]) -> None:
         self.group.submit(self.pool, ModelTask(model, self.account_id, run))
@@ -119,53 +118,43 @@ class ModelLister:
         expand = [f"data.{c.embedded}" for c in self.children if c.embedded_on_expand]
         if expand:
             params["expand"] = expand
-        if self.created_since is not None and self.model.created_filter:
-            params["created"] = {"gte": self.created_since}
         return params
 
-    def _first_page(self) -> None:
-        page = self._get(self._params())
-        if not page["has_more"] or not page["data"]:
-            return
-        if not self.model.created_filter:
-            self._page_on(self._params(), page["data"][-1]["id"])
-            return
+    def _page_range(self, gte: int, lt: int | None) -> None:
+        """Page the objects created in [gte, lt), handing the older half to another thread when
+        the key has spare capacity.
 
-        # the oldest second of the first page is finished by that page's own cursor
-        created = self.model.created_field
-        oldest = page["data"][-1][created]
-        newest = page["data"][0][created]
-        tail = self._params()
-        tail["created"] = {**tail.get("created", {}), "gte": oldest}
-        self._submit(self.model, lambda: self._page_on(tail, page["data"][-1]["id"]))
-        floor = max(self.lower_bound, self.created_since or 0)
-        for gte, lt in self._slices(floor, oldest, newest, len(page["data"])):
-            params = self._params()
-            params["created"] = {"gte": gte, "lt": lt}
-            self._submit(self.model, lambda p=params: self._page_on(p, None))
-
-    @staticmethod
-    def _slices(floor: int, below: int, newest: int, seen: int) -> list[tuple[int, int]]:
-        """Equal time slices of [floor, below) sized to hold a few pages at the observed density."""
-        if below <= floor:
-            return [(floor, below)] if below == floor else []
-        density = seen / max(1, newest - below)
-        expected_pages = density * (below - floor) / PAGE_SIZE
-        count = max(1, min(MAX_SLICES, math.ceil(expected_pages / PAGES_PER_SLICE)))
-        width = math.ceil((below - floor) / count)
-        return [(start, min(start + width, below)) for start in range(floor, below, width)]
-
-    def _page_on(self, params: dict[str, Any], starting_after: str | None) -> None:
+        After each page the objects still to come are those created in [gte, oldest seen]. If
+        they are expected to fill several pages and the key's threads are not all busy, the range
+        is bisected: a new task pages [gte, mid) from scratch while this one carries on with its
+        cursor, now bounded below by mid. Each split costs at most one extra (partial) page, so
+        splitting happens only while it buys parallelism.
+        """
+        starting_after: str | None = None
         while True:
-            query = dict(params)
+            params = self._params()
+            if self.model.created_filter:
+                params["created"] = {"gte": gte} if lt is None else {"gte": gte, "lt": lt}
             if starting_after is not None:
-                query["starting_after"] = starting_after
-            page = self._get(query)
-            if not page["data"]:
+                params["starting_after"] = starting_after
+            page = self._get(params)
+            data = page["data"]
+            if not page["has_more"] or not data:
                 return
-            starting_after = page["data"][-1]["id"]
-            if not page["has_more"]:
-                return
+            starting_after = data[-1]["id"]
+            if self.model.created_filter and self._worth_splitting(data, gte):
+                oldest = data[-1][self.model.created_field]
+                mid = gte + (oldest - gte) // 2
+                self._submit(self.model, lambda low=gte, high=mid: self._page_range(low, high))
+                gte = mid
+
+    def _worth_splitting(self, data: list[Obj], gte: int) -> bool:
+        created = self.model.created_field
+        oldest, newest = data[-1][created], data[0][created]
+        if oldest - gte < 2 or not self.api.has_spare_capacity():
+            return False
+        expected_pages = len(data) * (oldest - gte) / max(1, newest - oldest) / PAGE_SIZE
+        return expected_pages >= MIN_PAGES_TO_SPLIT
 
     def _get(self, params: dict[str, Any]) -> Obj:
         page = self.api.get(self.model.list_path(), params, model=self.model.name)
