@@ -52,6 +52,7 @@ CONNECTED_ACCOUNTS_WITH_DATA = 2
 # Share of the per-account object budget each model starts from. Models missing here follow from
 # others (charges and balance transactions from payment intents, lines from invoices, ...), and
 # whatever the budget has left after every story becomes customers who never bought anything.
+FILL_WITH_CUSTOMERS_BELOW = 8
 WEIGHTS: dict[str, float] = {
     "Customer": 0.05,
     "PaymentMethod": 0.04,
@@ -951,7 +952,13 @@ class AccountSeeder:
             )
 
     def fill_customers(self, objects: int) -> None:
-        """Sign-ups who never bought anything take the rest of the budget."""
+        """More one-off payments, then sign-ups who never bought anything, take the rest.
+
+        Payments (an intent, a charge and a balance transaction each) fill most of it, so the
+        account grows the way a busy one does rather than by piling up idle customers.
+        """
+        while objects - len(self.account.model_of) > FILL_WITH_CUSTOMERS_BELOW:
+            self.one_off_payments(1)
         while len(self.account.model_of) < objects:
             self.new_customer(self.moment())
 
