@@ -2951,3 +2951,84 @@ BUILDERS: dict[str, Callable[..., Obj]] = {
     "VerificationSession": build_verification_session,
     "VerificationReport": build_verification_report,
 }
+
+
+# Invoice items given as a plain amount, and the invoice lines invoice items become. The HTTP
+# writes build these; they sit beside the per-model builders above.
+
+
+def build_amount_invoice_item(
+    ids: Ids,
+    *,
+    customer: str,
+    amount: int,
+    currency: str,
+    date: int,
+    description: str | None,
+    invoice: str | None = None,
+    period_start: int | None = None,
+    period_end: int | None = None,
+) -> Obj:
+    """An invoice item created with `amount` rather than a price: one unit and no `pricing`.
+
+    Amounts may be negative (a credit on the next invoice), as Stripe allows.
+    """
+    return {
+        "id": ids.new("ii"),
+        "object": "invoiceitem",
+        "amount": amount,
+        "currency": currency,
+        "customer": customer,
+        "date": date,
+        "description": description,
+        "discountable": amount > 0,
+        "discounts": [],
+        "invoice": invoice,
+        "livemode": False,
+        "metadata": {},
+        "net_amount": amount,
+        "parent": None,
+        "period": {"end": period_end or date, "start": period_start or date},
+        "pricing": None,
+        "proration": False,
+        "quantity": 1,
+        "tax_rates": [],
+        "test_clock": None,
+    }
+
+
+def build_invoice_item_line(ids: Ids, *, item: Obj) -> Obj:
+    """The line an invoice item becomes on its invoice: same amount, period, pricing and text."""
+    subscription = None
+    if item["parent"] and item["parent"].get("subscription_details"):
+        subscription = item["parent"]["subscription_details"]["subscription"]
+    return {
+        "id": ids.new("il"),
+        "object": "line_item",
+        "amount": item["amount"],
+        "currency": item["currency"],
+        "description": item["description"],
+        "discount_amounts": [],
+        "discountable": item["discountable"],
+        "discounts": [],
+        "invoice": item["invoice"],
+        "livemode": False,
+        "metadata": item["metadata"],
+        "parent": {
+            "invoice_item_details": {
+                "invoice_item": item["id"],
+                "proration": item["proration"],
+                "proration_details": None,
+                "subscription": subscription,
+            },
+            "subscription_item_details": None,
+            "type": "invoice_item_details",
+        },
+        "period": item["period"],
+        "pretax_credit_amounts": [],
+        "pricing": item["pricing"],
+        "quantity": item["quantity"],
+        "subscription": subscription,
+        "subtotal": item["amount"],
+        "taxes": [],
+    }
