@@ -23,11 +23,15 @@ class ApiUnreachableError(Exception):
 
 @dataclass
 class StripeAccount:
-    """One key, the account it belongs to, and the request budget and threads it owns."""
+    """One key, the account it belongs to, and the request budget and threads it owns.
+
+    `server_time` is Stripe's clock when the run began: the cursors the run saves.
+    """
 
     key: ApiKey
     account_id: str
     created: int
+    server_time: float
     api: StripeApi
     pool: ThreadPoolExecutor = field(repr=False)
 
@@ -51,7 +55,7 @@ def connect_accounts(
     for key in keys:
         api = StripeApi(key, api_base=api_base, rate_limit=rate_limit)
         try:
-            account = api.get("/v1/account", model="Account", attempts=3)
+            response = api.request("/v1/account", model="Account", attempts=3)
         except stripe.APIConnectionError:
             raise ApiUnreachableError(
                 f"cannot reach the Stripe API at {api_base}; check --api-base or the network"
@@ -63,7 +67,8 @@ def connect_accounts(
             continue
         workers = math.ceil(api.limiter.rate) + 4
         pool = ThreadPoolExecutor(workers, thread_name_prefix=f"stripe-{key.masked}")
+        account = response.data
         created = account.get("created") or STRIPE_EPOCH
-        accounts.append(StripeAccount(key, account["id"], created, api, pool))
+        accounts.append(StripeAccount(key, account["id"], created, response.served_at, api, pool))
         logger.info("key %s reads account %s", key.masked, account["id"])
     return accounts

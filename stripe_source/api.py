@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import stripe
@@ -26,6 +27,32 @@ MAX_ATTEMPTS = 8
 BACKOFF_START = 0.5
 BACKOFF_CAP = 16.0
 DEFAULT_API_BASE = "https://api.stripe.com"
+
+
+@dataclass(frozen=True)
+class Response:
+    """A decoded answer and when Stripe served it.
+
+    `served_at` comes from the `Date` header, on Stripe's clock: rows fetched from a list are
+    versioned by it, so they compare correctly with event `created` times even when this
+    machine's clock is off.
+    """
+
+    data: Any
+    served_at: float
+
+
+def _served_at(headers: Any) -> float:
+    date = None
+    for key, value in (headers or {}).items():
+        if key.lower() == "date":
+            date = value
+    if date:
+        try:
+            return parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            pass
+    return time.time()
 
 
 class KeyRejectedError(Exception):
@@ -108,6 +135,17 @@ class StripeApi:
         attempts: int = MAX_ATTEMPTS,
     ) -> Any:
         """GET a path and return the decoded JSON, retrying what Stripe says is retryable."""
+        return self.request(path, params, model=model, attempts=attempts).data
+
+    def request(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        model: str = "",
+        attempts: int = MAX_ATTEMPTS,
+    ) -> Response:
+        """GET a path: the decoded JSON and the time on Stripe's clock when it was served."""
         with self._lock:
             self._active += 1
         try:
@@ -126,7 +164,7 @@ class StripeApi:
             try:
                 response = self._client.raw_request("get", path, **params)
                 self._observe_latency(time.monotonic() - started)
-                return response.data
+                return Response(response.data, _served_at(response.headers))
             except stripe.AuthenticationError as error:
                 raise KeyRejectedError(
                     f"Stripe rejected key {self.key.masked} (401): {error.user_message}"

@@ -26,6 +26,8 @@ class Model:
         path: list path. Children use `{parent}` for the parent's id, or `parent_param`.
         parent: name of the parent model for objects Stripe lists only under a parent.
         parent_param: query parameter naming the parent (`/v1/subscription_items?subscription=`).
+        parent_field: field of a child naming its parent, where Stripe gives one (a tax id's
+            `customer`); lets an event about the child find its parent.
         embedded: field of the parent holding the first 10 children as a sub-list.
         embedded_on_expand: the sub-list is only present when the parent list asks for
             `expand[]=data.<embedded>` (customer `tax_ids` and `sources`, quote `line_items`).
@@ -43,6 +45,7 @@ class Model:
     path: str
     parent: str | None = None
     parent_param: str | None = None
+    parent_field: str | None = None
     embedded: str | None = None
     embedded_on_expand: bool = False
     created_filter: bool = True
@@ -103,6 +106,7 @@ MODELS: tuple[Model, ...] = (
         "persons",
         "/v1/accounts/{parent}/persons",
         parent="Account",
+        parent_field="account",
         created_filter=False,
         event_prefixes=("person",),
         delete_events=("person.deleted",),
@@ -114,6 +118,7 @@ MODELS: tuple[Model, ...] = (
         "external_accounts",
         "/v1/accounts/{parent}/external_accounts",
         parent="Account",
+        parent_field="account",
         embedded="external_accounts",
         created_filter=False,
         event_prefixes=("account.external_account",),
@@ -126,6 +131,7 @@ MODELS: tuple[Model, ...] = (
         "capabilities",
         "/v1/accounts/{parent}/capabilities",
         parent="Account",
+        parent_field="account",
         created_filter=False,
         event_prefixes=("capability",),
         permission="connect",
@@ -144,6 +150,7 @@ MODELS: tuple[Model, ...] = (
         "application_fee_refunds",
         "/v1/application_fees/{parent}/refunds",
         parent="ApplicationFee",
+        parent_field="fee",
         embedded="refunds",
         created_filter=False,
         event_prefixes=("application_fee.refund",),
@@ -163,6 +170,7 @@ MODELS: tuple[Model, ...] = (
         "transfer_reversals",
         "/v1/transfers/{parent}/reversals",
         parent="Transfer",
+        parent_field="transfer",
         embedded="reversals",
         created_filter=False,
         permission="connect",
@@ -198,6 +206,7 @@ MODELS: tuple[Model, ...] = (
         "tax_ids",
         "/v1/customers/{parent}/tax_ids",
         parent="Customer",
+        parent_field="customer",
         embedded="tax_ids",
         embedded_on_expand=True,
         created_filter=False,
@@ -210,6 +219,7 @@ MODELS: tuple[Model, ...] = (
         "customer_balance_transactions",
         "/v1/customers/{parent}/balance_transactions",
         parent="Customer",
+        parent_field="customer",
         created_filter=False,
         event_prefixes=("customer_balance_transaction",),
     ),
@@ -219,6 +229,7 @@ MODELS: tuple[Model, ...] = (
         "cards",
         "/v1/customers/{parent}/sources",
         parent="Customer",
+        parent_field="customer",
         embedded="sources",
         embedded_on_expand=True,
         created_filter=False,
@@ -247,6 +258,7 @@ MODELS: tuple[Model, ...] = (
         "setup_attempts",
         "/v1/setup_attempts",
         parent="SetupIntent",
+        parent_field="setup_intent",
         parent_param="setup_intent",
     ),
     # Catalog of things sold
@@ -323,6 +335,7 @@ MODELS: tuple[Model, ...] = (
         "subscription_items",
         "/v1/subscription_items",
         parent="Subscription",
+        parent_field="subscription",
         parent_param="subscription",
         embedded="items",
         created_filter=False,
@@ -348,6 +361,7 @@ MODELS: tuple[Model, ...] = (
         "invoice_line_items",
         "/v1/invoices/{parent}/lines",
         parent="Invoice",
+        parent_field="invoice",
         embedded="lines",
         created_filter=False,
     ),
@@ -538,6 +552,13 @@ MODELS: tuple[Model, ...] = (
 )
 
 MODELS_BY_NAME: dict[str, Model] = {model.name: model for model in MODELS}
+
+EVENT_MODEL = Model("Event", "event", "events", "/v1/events")
+"""Events are read for changes and kept 30 days by Stripe; they are not a model to sync."""
+
+MODEL_BY_EVENT_TYPE: dict[str, Model] = {
+    event_type: model for model in MODELS for event_type in model.event_types
+}
 
 
 def children_of(parent: Model) -> tuple[Model, ...]:

@@ -1,7 +1,8 @@
 """`stripe-sync`: the command line.
 
 Exit codes: 0 success; 1 a model or key failed (everything else was still loaded); 2 bad input
-(unknown model, unconfigured key, unreachable API); 3 the emulator's port is taken.
+(unknown model, unconfigured key, unreachable API); 3 the emulator's port is taken; 4 another sync
+of the same pipeline is still running.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from stripe_source.config import (
     choose_keys,
     choose_models,
     configured_api_base,
+    configured_hard_deletes,
     configured_keys,
 )
 from stripe_source.emulator import cli as emulator_cli
 from stripe_source.progress import print_summary
-from stripe_source.runner import DESTINATIONS, make_pipeline, run_sync
+from stripe_source.runner import DESTINATIONS, SyncInProgressError, make_pipeline, run_sync
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 4
 
 logger = logging.getLogger("stripe_source")
 
@@ -72,7 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync_models = commands.add_parser("sync-models", help="full sync of some or all models")
     _add_sync_arguments(sync_models)
-    sync_models.set_defaults(handler=_sync_models)
+    sync_models.set_defaults(handler=_sync_models, incremental=False)
+
+    sync = commands.add_parser(
+        "sync", help="incremental sync: new objects by created cursor, changes from events"
+    )
+    _add_sync_arguments(sync)
+    sync.set_defaults(handler=_sync_models, incremental=True)
 
     models = commands.add_parser("models", help="list the models in the catalog")
     models.set_defaults(handler=_list_models)
@@ -117,6 +125,7 @@ def _sync_models(args: argparse.Namespace) -> int:
     keys = choose_keys(configured_keys(), args.api_keys)
     account_ids = [wanted for wanted in args.api_keys or [] if wanted.startswith("acct_")]
     pipeline = make_pipeline(args.destination, args.dataset, duckdb_file=args.duckdb_file)
+
     result = run_sync(
         pipeline,
         keys,
@@ -124,6 +133,8 @@ def _sync_models(args: argparse.Namespace) -> int:
         api_base=configured_api_base(args.api_base),
         rate_limit=args.rate_limit,
         account_ids=account_ids,
+        incremental=args.incremental,
+        hard_deletes=configured_hard_deletes(),
         show_progress=not args.no_progress,
     )
     print_summary(result.report)
@@ -139,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BadInputError, ApiUnreachableError) as error:
         print(f"stripe-sync: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except SyncInProgressError as error:
+        print(f"stripe-sync: {error}", file=sys.stderr)
+        return EXIT_BUSY
 
 
 if __name__ == "__main__":

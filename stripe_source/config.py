@@ -14,6 +14,7 @@ from stripe_source.keys import ApiKey, BadKeyError, mask_key, parse_key
 
 KEYS_SETTING = "sources.stripe_source.api_keys"
 API_BASE_SETTING = "sources.stripe_source.api_base"
+HARD_DELETES_SETTING = "sources.stripe_source.hard_deletes"
 
 
 class BadInputError(ValueError):
@@ -37,6 +38,11 @@ def configured_keys() -> list[ApiKey]:
 
 def configured_api_base(override: str | None = None) -> str:
     return override or dlt.config.get(API_BASE_SETTING) or DEFAULT_API_BASE
+
+
+def configured_hard_deletes() -> bool:
+    """Remove deleted objects' rows instead of keeping them with `is_deleted` (the default)."""
+    return bool(dlt.config.get(HARD_DELETES_SETTING, bool) or False)
 
 
 def choose_keys(configured: list[ApiKey], wanted: Sequence[str] | None) -> list[ApiKey]:

@@ -38,7 +38,12 @@ class Batch:
     model: Model
     account_id: str
     objects: list[Obj]
+    version: float
     parent_id: str | None = None
+
+
+class GroupClosedError(Exception):
+    """The consumer of a task group went away (the run failed or was interrupted)."""
 
 
 @dataclass
@@ -55,30 +60,54 @@ class TaskGroup:
         self._out: queue.Queue[Batch | Failure | None] = queue.Queue(maxsize=max_buffered)
         self._pending = 0
         self._lock = threading.Lock()
+        self._closed = threading.Event()
 
     def submit(self, pool: ThreadPoolExecutor, task: Callable[[], None]) -> None:
+        if self._closed.is_set():
+            raise GroupClosedError
         with self._lock:
             self._pending += 1
         pool.submit(self._run, task)
 
     def put(self, item: Batch | Failure) -> None:
-        self._out.put(item)
+        """Hand a result to the consumer; gives up once the consumer has stopped listening."""
+        if not self._hand_over(item):
+            raise GroupClosedError
+
+    def close(self) -> None:
+        """Stop the tasks: each ends at its next hand-over instead of waiting for a reader."""
+        self._closed.set()
 
     def _run(self, task: Callable[[], None]) -> None:
         try:
             task()
+        except GroupClosedError:
+            pass
         except BaseException as error:  # handed to the consumer, which decides what it means
-            self._out.put(Failure(task.model, task.account_id, error))  # type: ignore[attr-defined]
+            self._hand_over(Failure(task.model, task.account_id, error))  # type: ignore[attr-defined]
         finally:
             with self._lock:
                 self._pending -= 1
                 done = self._pending == 0
             if done:
-                self._out.put(None)
+                self._hand_over(None)
+
+    def _hand_over(self, item: Batch | Failure | None) -> bool:
+        while not self._closed.is_set():
+            try:
+                self._out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def results(self) -> Iterator[Batch | Failure]:
-        while (item := self._out.get()) is not None:
-            yield item
+        """Results until every task is done; closing the iterator early stops the tasks."""
+        try:
+            while (item := self._out.get()) is not None:
+                yield item
+        finally:
+            self.close()
 
 
 @dataclass
@@ -157,27 +186,28 @@ class ModelLister:
         return expected_pages >= MIN_PAGES_TO_SPLIT
 
     def _get(self, params: dict[str, Any]) -> Obj:
-        page = self.api.get(self.model.list_path(), params, model=self.model.name)
-        self.group.put(Batch(self.model, self.account_id, page["data"]))
+        response = self.api.request(self.model.list_path(), params, model=self.model.name)
+        page = response.data
+        self.group.put(Batch(self.model, self.account_id, page["data"], response.served_at))
         for parent in page["data"]:
             for child in self.children:
-                self._complete_children(parent, child)
+                self.complete_children(parent, child, response.served_at)
         return page
 
-    def _complete_children(self, parent: Obj, child: Model) -> None:
+    def complete_children(self, parent: Obj, child: Model, version: float) -> None:
         """Emit the embedded children and queue the requests for any that Stripe left out."""
         embedded = parent.get(child.embedded) if child.embedded else None
         if embedded is None:
-            self._submit(child, lambda: self._list_children(parent["id"], child))
+            self._submit(child, lambda: self.list_children(parent["id"], child))
             return
         items = [item for item in embedded["data"] if _matches(item, child)]
         if items:
-            self.group.put(Batch(child, self.account_id, items, parent["id"]))
+            self.group.put(Batch(child, self.account_id, items, version, parent["id"]))
         if embedded.get("has_more") and embedded["data"]:
             last = embedded["data"][-1]["id"]
-            self._submit(child, lambda: self._list_children(parent["id"], child, last))
+            self._submit(child, lambda: self.list_children(parent["id"], child, last))
 
-    def _list_children(self, parent_id: str, child: Model, starting_after: str | None = None):
+    def list_children(self, parent_id: str, child: Model, starting_after: str | None = None):
         path = child.list_path(parent_id) if "{parent}" in child.path else child.path
         params: dict[str, Any] = {"limit": PAGE_SIZE, **child.list_params}
         if child.parent_param:
@@ -185,10 +215,11 @@ class ModelLister:
         while True:
             if starting_after is not None:
                 params["starting_after"] = starting_after
-            page = self.api.get(path, params, model=child.name)
+            response = self.api.request(path, params, model=child.name)
+            page = response.data
             items = [item for item in page["data"] if _matches(item, child)]
             if items:
-                self.group.put(Batch(child, self.account_id, items, parent_id))
+                self.group.put(Batch(child, self.account_id, items, response.served_at, parent_id))
             if not page["has_more"] or not page["data"]:
                 return
             starting_after = page["data"][-1]["id"]

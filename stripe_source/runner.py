@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,10 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 
-from stripe_source.accounts import connect_accounts
+from stripe_source.accounts import StripeAccount, connect_accounts
 from stripe_source.catalog import MODELS
 from stripe_source.config import KEYS_SETTING, BadInputError
+from stripe_source.destination import DestinationReader, Tombstone, apply_tombstones
 from stripe_source.keys import ApiKey
 from stripe_source.progress import live_progress
 from stripe_source.report import SyncReport
@@ -68,6 +71,30 @@ def configure_extraction(resource_count: int) -> None:
     dlt.config["extract.max_parallel_items"] = workers
 
 
+class SyncInProgressError(Exception):
+    """Another run holds this pipeline."""
+
+
+@contextmanager
+def pipeline_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """One run per pipeline at a time: a second scheduled run exits instead of racing the first.
+
+    The lock is an advisory `flock` on a file in the pipeline's working folder, released by the
+    operating system if the process dies, so a killed run never leaves a stale lock behind.
+    """
+    folder = Path(pipeline.working_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "sync.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SyncInProgressError(
+                f"another sync of pipeline {pipeline.pipeline_name} is running; "
+                "wait for it to finish or check for a stuck process"
+            ) from None
+        yield
+
+
 def run_sync(
     pipeline: dlt.Pipeline,
     keys: list[ApiKey],
@@ -76,41 +103,74 @@ def run_sync(
     api_base: str,
     rate_limit: float | None = None,
     account_ids: Sequence[str] = (),
+    incremental: bool = False,
+    hard_deletes: bool = False,
     show_progress: bool = True,
 ) -> SyncResult:
-    """List every selected model of every key and merge it into the pipeline's dataset.
+    """Sync every selected model of every key into the pipeline's dataset.
 
+    A full sync lists everything; an incremental one lists what is new and applies events.
     `account_ids` narrows the keys to those reading these accounts (`--api-keys acct_…`).
     """
-    report = SyncReport()
-    accounts = connect_accounts(keys, api_base=api_base, rate_limit=rate_limit, report=report)
-    if account_ids:
-        known = {account.account_id for account in accounts}
-        unknown = [wanted for wanted in account_ids if wanted not in known]
-        if unknown:
+    with pipeline_lock(pipeline):
+        report = SyncReport()
+        accounts = _connect(keys, api_base, rate_limit, account_ids, report)
+        if not accounts:
+            return SyncResult(report, None)
+
+        # deletions learned by a run that was killed after loading
+        apply_tombstones(pipeline, saved_tombstones(pipeline), hard_deletes=hard_deletes)
+        reader = DestinationReader(pipeline)
+        try:
+            source = stripe_source(
+                api_keys=[],
+                models=list(models or []),
+                api_base=api_base,
+                incremental=incremental,
+                hard_deletes=hard_deletes,
+                accounts=accounts,
+                report=report,
+                reader=reader,
+            )
+            configure_extraction(len(source.resources) or len(MODELS))
+            with live_progress(report, enabled=show_progress):
+                load_info = pipeline.run(source, loader_file_format="parquet")
+        finally:
+            reader.close()
             for account in accounts:
                 account.close()
-            raise BadInputError(
-                f"no configured key reads account {unknown[0]}; configured keys read: "
-                f"{', '.join(sorted(known)) or 'none'}; add its key to {KEYS_SETTING}"
-            )
-        accounts = [account for account in accounts if account.account_id in account_ids]
-    if not accounts:
-        return SyncResult(report, None)
-
-    try:
-        source = stripe_source(
-            api_keys=[],
-            models=list(models or []),
-            api_base=api_base,
-            accounts=accounts,
-            report=report,
-        )
-        configure_extraction(len(source.resources) or len(MODELS))
-        with live_progress(report, enabled=show_progress):
-            load_info = pipeline.run(source, loader_file_format="parquet")
-    finally:
-        for account in accounts:
-            account.close()
+        apply_tombstones(pipeline, saved_tombstones(pipeline), hard_deletes=hard_deletes)
     logger.info("loaded into %s", pipeline.dataset_name)
     return SyncResult(report, load_info)
+
+
+def _connect(
+    keys: list[ApiKey],
+    api_base: str,
+    rate_limit: float | None,
+    account_ids: Sequence[str],
+    report: SyncReport,
+) -> list[StripeAccount]:
+    accounts = connect_accounts(keys, api_base=api_base, rate_limit=rate_limit, report=report)
+    if not account_ids:
+        return accounts
+    known = {account.account_id for account in accounts}
+    unknown = [wanted for wanted in account_ids if wanted not in known]
+    if unknown:
+        for account in accounts:
+            account.close()
+        raise BadInputError(
+            f"no configured key reads account {unknown[0]}; configured keys read: "
+            f"{', '.join(sorted(known)) or 'none'}; add its key to {KEYS_SETTING}"
+        )
+    return [account for account in accounts if account.account_id in account_ids]
+
+
+def saved_tombstones(pipeline: dlt.Pipeline) -> list[Tombstone]:
+    """Tombstones the last extracted run saved in the source state, for every writer."""
+    state = pipeline.state.get("sources", {}).get("stripe", {})
+    return [
+        Tombstone.from_state(saved)
+        for writer in state.get("tombstones", {}).values()
+        for saved in writer
+    ]

@@ -23,6 +23,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl
@@ -956,7 +957,13 @@ class ApiServer:
             status=answer.status,
             body=body,
             content_type="application/json",
-            headers={"Request-Id": request_id, "Stripe-Version": API_VERSION, **answer.headers},
+            headers={
+                "Request-Id": request_id,
+                "Stripe-Version": API_VERSION,
+                # Stripe's clock, which tests move forward: clients version fetched rows by it
+                "Date": formatdate(self.store.clock.now(), usegmt=True),
+                **answer.headers,
+            },
         )
 
     async def _serve(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from stripe_source.catalog import MODELS, MODELS_BY_NAME, Model
+from stripe_source.catalog import MODELS, MODELS_BY_NAME, Model, children_of
 
 EVENT_RETENTION_SECONDS = 30 * 24 * 3600
 EMBEDDED_LIMIT = 10
@@ -169,7 +169,14 @@ class Store:
         return obj
 
     def delete(self, account: Account, obj_id: str) -> None:
-        """Remove an object from lists; retrieving it then gives a `deleted` stub."""
+        """Remove an object from lists; retrieving it then gives a `deleted` stub.
+
+        Its children go with it: nothing is listed under a parent Stripe no longer has.
+        """
+        for child in children_of(MODELS_BY_NAME[account.model_of[obj_id]]):
+            for child_id in self.children_ids(account, obj_id, child):
+                if child_id in account.objects:
+                    self.delete(account, child_id)
         obj = account.objects.pop(obj_id)
         model_name = account.model_of.pop(obj_id)
         account.deleted[obj_id] = obj["object"]

@@ -1,0 +1,116 @@
+"""From a run's events to changes: which objects to upsert, delete, fetch again or list again.
+
+Stripe objects have no `updated` field, so changes come from the Events API. Only the newest event
+about an object matters: it carries the object as it was then (`data.object`). That snapshot is
+used as is unless it cannot be trusted to have the shape and completeness of a fetched object:
+it is rendered in the API version of the event (which may be older than the pinned one), and its
+sub-lists stop at 10 items. Such objects are retrieved again.
+
+Deletions are the `*.deleted` events the catalog names; `customer.subscription.deleted` is a
+cancellation and upserts a canceled subscription. Children follow their parent: the lines of a
+deleted invoice go with it, and a subscription's items not in its newest complete snapshot were
+removed from it (Stripe sends no event for a removed item).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from stripe_source.catalog import MODEL_BY_EVENT_TYPE, MODELS_BY_NAME, Model, children_of
+
+Obj = dict[str, Any]
+
+# An event wins a tie with a list fetched in the same second: Stripe's `Date` header and event
+# `created` both count whole seconds, and the event may have happened just after the fetch.
+EVENT_TIE_BREAK = 0.5
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object's newest known state, and when it was true."""
+
+    model: Model
+    obj: Obj
+    version: float
+    parent_id: str | None = None
+
+
+@dataclass
+class EventPlan:
+    """What the events of one account ask a run to do."""
+
+    upserts: list[Change] = field(default_factory=list)
+    deletes: list[Change] = field(default_factory=list)
+    refetch: list[Change] = field(default_factory=list)
+    relist_children: list[Change] = field(default_factory=list)
+    unmodelled: Counter[str] = field(default_factory=Counter)
+    applied: Counter[str] = field(default_factory=Counter)
+
+
+def event_model(event: Obj, selected: set[str]) -> Model | None:
+    """The selected model an event is about, if any (customer sources may be bank accounts)."""
+    model = MODEL_BY_EVENT_TYPE.get(event["type"])
+    if model is None or model.name not in selected:
+        return None
+    obj = event["data"]["object"]
+    if model.name == "Card" and obj.get("object") != "card":
+        return None
+    return model
+
+
+def parent_id_of(model: Model, obj: Obj) -> str | None:
+    if model.parent_field is None:
+        return None
+    parent = obj.get(model.parent_field)
+    return parent.get("id") if isinstance(parent, dict) else parent
+
+
+def needs_refetch(model: Model, obj: Obj, api_version: str | None, pinned: str, selected) -> bool:
+    """A snapshot in another API version, or with a truncated sub-list we keep, is fetched again."""
+    if api_version and api_version != pinned:
+        return True
+    for child in children_of(model):
+        if child.name not in selected or child.embedded is None or child.embedded_on_expand:
+            continue
+        embedded = obj.get(child.embedded)
+        if isinstance(embedded, dict) and embedded.get("has_more"):
+            return True
+    return False
+
+
+def plan_events(events: list[Obj], selected: set[str], pinned_version: str) -> EventPlan:
+    """Reduce events, in any order and with repeats, to the newest change per object."""
+    plan = EventPlan()
+    newest: dict[tuple[str, str], tuple[float, Obj, Model]] = {}
+    for event in {event["id"]: event for event in events}.values():
+        model = event_model(event, selected)
+        if model is None:
+            if event["type"] not in MODEL_BY_EVENT_TYPE:
+                plan.unmodelled[event["type"]] += 1
+            continue
+        plan.applied[event["type"]] += 1
+        obj_id = event["data"]["object"]["id"]
+        version = event["created"] + EVENT_TIE_BREAK
+        known = newest.get((model.name, obj_id))
+        if known is None or version >= known[0]:
+            newest[(model.name, obj_id)] = (version, event, model)
+
+    for version, event, model in newest.values():
+        obj = event["data"]["object"]
+        change = Change(model, obj, version, parent_id_of(model, obj))
+        if event["type"] in model.delete_events:
+            plan.deletes.append(change)
+            continue
+        if needs_refetch(model, obj, event.get("api_version"), pinned_version, selected):
+            plan.refetch.append(change)
+        else:
+            plan.upserts.append(change)
+        if any(child.name in selected and child.embedded is None for child in children_of(model)):
+            plan.relist_children.append(change)
+    return plan
+
+
+def selected_names(models: list[str] | None) -> set[str]:
+    return {MODELS_BY_NAME[name].name for name in models} if models else set(MODELS_BY_NAME)
