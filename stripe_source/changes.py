@@ -80,24 +80,36 @@ def needs_refetch(model: Model, obj: Obj, api_version: str | None, pinned: str, 
     return False
 
 
-def plan_events(events: list[Obj], selected: set[str], pinned_version: str) -> EventPlan:
-    """Reduce events, in any order and with repeats, to the newest change per object."""
-    plan = EventPlan()
-    newest: dict[tuple[str, str], tuple[float, Obj, Model]] = {}
-    for event in {event["id"]: event for event in events}.values():
-        model = event_model(event, selected)
-        if model is None:
-            if event["type"] not in MODEL_BY_EVENT_TYPE:
-                plan.unmodelled[event["type"]] += 1
-            continue
-        plan.applied[event["type"]] += 1
-        obj_id = event["data"]["object"]["id"]
-        version = event["created"] + EVENT_TIE_BREAK
-        known = newest.get((model.name, obj_id))
-        if known is None or version >= known[0]:
-            newest[(model.name, obj_id)] = (version, event, model)
+def _recency(event: Obj, model: Model, position: int) -> tuple[int, bool, int, str]:
+    """Order of events about one object: by second, a deletion last, then Stripe's list order
+    (pages come newest first, so a lower position in the same page is more recent), then the
+    id, so that the outcome never depends on the order pages arrived in."""
+    return (event["created"], event["type"] in model.delete_events, -position, event["id"])
 
-    for version, event, model in newest.values():
+
+def plan_events(pages: list[list[Obj]], selected: set[str], pinned_version: str) -> EventPlan:
+    """Reduce event pages, in any order and with repeats, to the newest change per object."""
+    plan = EventPlan()
+    newest: dict[tuple[str, str], tuple[tuple[int, bool, int, str], Obj, Model]] = {}
+    seen: set[str] = set()
+    for page in pages:
+        for position, event in enumerate(page):
+            if event["id"] in seen:
+                continue
+            seen.add(event["id"])
+            model = event_model(event, selected)
+            if model is None:
+                if event["type"] not in MODEL_BY_EVENT_TYPE:
+                    plan.unmodelled[event["type"]] += 1
+                continue
+            plan.applied[event["type"]] += 1
+            key = (model.name, event["data"]["object"]["id"])
+            recency = _recency(event, model, position)
+            if key not in newest or recency > newest[key][0]:
+                newest[key] = (recency, event, model)
+
+    for _, event, model in newest.values():
+        version = event["created"] + EVENT_TIE_BREAK
         obj = event["data"]["object"]
         change = Change(model, obj, version, parent_id_of(model, obj))
         if event["type"] in model.delete_events:

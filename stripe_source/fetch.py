@@ -59,6 +59,7 @@ class TaskGroup:
     def __init__(self, max_buffered: int = 64) -> None:
         self._out: queue.Queue[Batch | Failure | None] = queue.Queue(maxsize=max_buffered)
         self._pending = 0
+        self._submitted = False
         self._lock = threading.Lock()
         self._closed = threading.Event()
 
@@ -67,6 +68,7 @@ class TaskGroup:
             raise GroupClosedError
         with self._lock:
             self._pending += 1
+            self._submitted = True
         pool.submit(self._run, task)
 
     def put(self, item: Batch | Failure) -> None:
@@ -103,6 +105,9 @@ class TaskGroup:
 
     def results(self) -> Iterator[Batch | Failure]:
         """Results until every task is done; closing the iterator early stops the tasks."""
+        with self._lock:
+            if not self._submitted:
+                return
         try:
             while (item := self._out.get()) is not None:
                 yield item

@@ -379,9 +379,10 @@ def _apply_account_events(
         )
     since = int(max(event_cursor - OVERLAP_SECONDS, oldest_served + 60))
 
-    events = _list_events(account, since, report)
-    plan = plan_events(events, selected, stripe.api_version)
-    report.add_page("Event", account.account_id, account.key.masked, len(events))
+    pages = _list_events(account, since, report)
+    plan = plan_events(pages, selected, stripe.api_version)
+    events = sum(len(page) for page in pages)
+    report.add_page("Event", account.account_id, account.key.masked, events)
 
     upserts = _newer_only(options.reader, account.account_id, plan.upserts)
     deletes = _newer_only(options.reader, account.account_id, plan.deletes)
@@ -419,7 +420,7 @@ def _apply_account_events(
     logger.info(
         "account %s: %d events since %s, %d upserts, %d deletions, %d fetched again",
         account.account_id,
-        len(events),
+        events,
         datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds"),
         len(upserts),
         len(deletes),
@@ -427,7 +428,10 @@ def _apply_account_events(
     )
 
 
-def _list_events(account: StripeAccount, since: int, report: SyncReport) -> list[dict[str, Any]]:
+def _list_events(
+    account: StripeAccount, since: int, report: SyncReport
+) -> list[list[dict[str, Any]]]:
+    """Event pages since `since`, each newest first as Stripe lists them."""
     group = TaskGroup()
     ModelLister(
         account.api,
@@ -438,11 +442,11 @@ def _list_events(account: StripeAccount, since: int, report: SyncReport) -> list
         created_since=since,
         lower_bound=since,
     ).start()
-    events: list[dict[str, Any]] = []
+    pages: list[list[dict[str, Any]]] = []
     for item in group.results():
         if isinstance(item, Failure):
             raise item.error
-        events.extend(item.objects)
+        pages.append(item.objects)
     stats = account.api.stats
     report.finish(
         "Event",
@@ -451,7 +455,7 @@ def _list_events(account: StripeAccount, since: int, report: SyncReport) -> list
         stats.requests["Event"],
         stats.retries["Event"],
     )
-    return events
+    return pages
 
 
 def _newer_only(

@@ -90,6 +90,13 @@ def seeded_accounts() -> Iterator[RunningEmulator]:
 
 
 @pytest.fixture
+def seeded_accounts_writable() -> Iterator[RunningEmulator]:
+    """Two small accounts of their own, for tests that write to more than one account."""
+    with start_emulator(seed=11, objects=800, accounts=2, now=NOW) as emulator:
+        yield emulator
+
+
+@pytest.fixture
 def fresh_emulator() -> Iterator[RunningEmulator]:
     """A small account of its own, for tests that write to it or change its simulation."""
     with start_emulator(seed=7, objects=1_500, accounts=1, now=NOW) as emulator:
