@@ -29,6 +29,9 @@ class Model:
         parent_field: field of a child naming its parent, where Stripe gives one (a tax id's
             `customer`); lets an event about the child find its parent.
         embedded: field of the parent holding the first 10 children as a sub-list.
+        relist_on: for children neither embedded nor announced by events, the parent field
+            whose change means the children changed (a customer's `balance` moves with every
+            balance transaction); without it, any event about the parent lists them again.
         embedded_on_expand: the sub-list is only present when the parent list asks for
             `expand[]=data.<embedded>` (customer `tax_ids` and `sources`, quote `line_items`).
         created_filter: whether the list endpoint accepts `created[gt]` and friends.
@@ -48,6 +51,7 @@ class Model:
     parent_field: str | None = None
     embedded: str | None = None
     embedded_on_expand: bool = False
+    relist_on: str | None = None
     created_filter: bool = True
     created_field: str = "created"
     list_params: dict[str, str] = field(default_factory=dict)
@@ -220,6 +224,7 @@ MODELS: tuple[Model, ...] = (
         "/v1/customers/{parent}/balance_transactions",
         parent="Customer",
         parent_field="customer",
+        relist_on="balance",
         created_filter=False,
         event_prefixes=("customer_balance_transaction",),
     ),

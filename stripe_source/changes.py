@@ -44,7 +44,7 @@ class EventPlan:
     upserts: list[Change] = field(default_factory=list)
     deletes: list[Change] = field(default_factory=list)
     refetch: list[Change] = field(default_factory=list)
-    relist_children: list[Change] = field(default_factory=list)
+    relist_children: list[tuple[Change, Model]] = field(default_factory=list)
     unmodelled: Counter[str] = field(default_factory=Counter)
     applied: Counter[str] = field(default_factory=Counter)
 
@@ -87,6 +87,18 @@ def _recency(event: Obj, model: Model, position: int) -> tuple[int, bool, int, s
     return (event["created"], event["type"] in model.delete_events, -position, event["id"])
 
 
+def _children_changed(child: Model, event: Obj) -> bool:
+    """Whether an event about a parent may mean its unannounced children changed.
+
+    A new parent's children are listed with it by its model's `created` listing.
+    """
+    if event["type"].endswith(".created"):
+        return False
+    if child.relist_on is None:
+        return True
+    return child.relist_on in (event["data"].get("previous_attributes") or {})
+
+
 def plan_events(pages: list[list[Obj]], selected: set[str], pinned_version: str) -> EventPlan:
     """Reduce event pages, in any order and with repeats, to the newest change per object."""
     plan = EventPlan()
@@ -119,8 +131,13 @@ def plan_events(pages: list[list[Obj]], selected: set[str], pinned_version: str)
             plan.refetch.append(change)
         else:
             plan.upserts.append(change)
-        if any(child.name in selected and child.embedded is None for child in children_of(model)):
-            plan.relist_children.append(change)
+        for child in children_of(model):
+            if (
+                child.name in selected
+                and child.embedded is None
+                and _children_changed(child, event)
+            ):
+                plan.relist_children.append((change, child))
     return plan
 
 

@@ -139,6 +139,7 @@ class ModelLister:
     children: tuple[Model, ...] = ()
     created_since: int | None = None
     lower_bound: int = STRIPE_EPOCH
+    events_follow: bool = False
 
     def start(self) -> None:
         floor = max(self.lower_bound, self.created_since or 0)
@@ -200,9 +201,16 @@ class ModelLister:
         return page
 
     def complete_children(self, parent: Obj, child: Model, version: float) -> None:
-        """Emit the embedded children and queue the requests for any that Stripe left out."""
+        """Emit the embedded children and queue the requests for any that Stripe left out.
+
+        With `events_follow`, children whose parent field says there are none (a customer
+        with no balance has no balance transactions to list) wait for the event that would
+        announce them, instead of costing a request per new parent.
+        """
         embedded = parent.get(child.embedded) if child.embedded else None
         if embedded is None:
+            if self.events_follow and child.relist_on and not parent.get(child.relist_on):
+                return
             self._submit(child, lambda: self.list_children(parent["id"], child))
             return
         items = [item for item in embedded["data"] if _matches(item, child)]

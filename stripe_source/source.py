@@ -258,6 +258,7 @@ def _model_rows(
             children,
             created_since=since,
             lower_bound=account.created,
+            events_follow=not relist,
         ).start()
 
     by_id = {account.account_id: account for account in accounts}
@@ -513,7 +514,7 @@ def _embedded_children(
 
 def _fetch_again(
     refetch: list[Change],
-    relist: list[Change],
+    relist: list[tuple[Change, Model]],
     selected: set[str],
     account: StripeAccount,
     writer: TableWriter,
@@ -529,14 +530,11 @@ def _fetch_again(
     for change in refetch:
         lister = _lister_for(change.model, selected, account, group)
         group.submit(account.pool, _RetrieveTask(change, lister, account))
-    for change in relist:
+    for change, child in relist:
         lister = _lister_for(change.model, selected, account, group)
-        for child in children_of(change.model):
-            if child.name in selected and child.embedded is None:
-                group.submit(
-                    account.pool,
-                    _ListChildrenTask(child, account.account_id, lister, change.obj["id"]),
-                )
+        group.submit(
+            account.pool, _ListChildrenTask(child, account.account_id, lister, change.obj["id"])
+        )
 
     children_seen: dict[tuple[Model, str], set[str]] = defaultdict(set)
     versions_seen: dict[tuple[Model, str], float] = {}
