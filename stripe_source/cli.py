@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -93,6 +94,10 @@ def _configure_logging(verbosity: int) -> None:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("stripe").setLevel(max(level, logging.WARNING))
+    # dlt warns about every column that stayed null in a load: noise for Stripe's sparse
+    # objects, so only its errors show unless asked for detail
+    # (the CLI owns its process; dlt reads this when it sets up its logger)
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "DEBUG" if verbosity > 1 else "ERROR")
 
 
 def _list_models(args: argparse.Namespace) -> int:
