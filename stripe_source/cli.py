@@ -28,7 +28,13 @@ from stripe_source.config import (
 )
 from stripe_source.emulator import cli as emulator_cli
 from stripe_source.progress import print_summary
-from stripe_source.runner import DESTINATIONS, SyncInProgressError, make_pipeline, run_sync
+from stripe_source.runner import (
+    DEFAULT_DUCKDB_FILE,
+    DESTINATIONS,
+    SyncInProgressError,
+    make_pipeline,
+    run_sync,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 4
 
@@ -50,7 +56,7 @@ def _add_sync_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--destination", choices=DESTINATIONS, default="duckdb")
     parser.add_argument("--dataset", default="stripe", help="dataset (schema) name")
-    parser.add_argument("--duckdb-file", default="stripe.duckdb", help="DuckDB database file")
+    parser.add_argument("--duckdb-file", default=DEFAULT_DUCKDB_FILE, help="DuckDB database file")
     parser.add_argument("--api-base", help="Stripe-compatible API address (default: Stripe)")
     parser.add_argument(
         "--rate-limit",

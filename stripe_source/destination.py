@@ -43,6 +43,13 @@ class Tombstone:
     by_parent: bool = False
     keep: tuple[str, ...] = ()
 
+    @classmethod
+    def children(
+        cls, table: str, account_id: str, parent_id: str, at: float, keep: Sequence[str] = ()
+    ) -> Tombstone:
+        """Every child of `parent_id` in `table` except `keep`."""
+        return cls(table, account_id, (parent_id,), at, by_parent=True, keep=tuple(keep))
+
     def to_state(self) -> dict[str, Any]:
         return {**asdict(self), "ids": list(self.ids), "keep": list(self.keep)}
 

@@ -25,7 +25,9 @@ from stripe_source.source import stripe_source
 logger = logging.getLogger(__name__)
 
 DESTINATIONS = ("duckdb", "postgres")
-DEFAULT_DUCKDB_FILE = "stripe.duckdb"
+# Not `stripe.duckdb`: DuckDB names the catalog after the file, and a catalog named like the
+# default dataset (`stripe`) makes every unqualified `stripe.<table>` ambiguous.
+DEFAULT_DUCKDB_FILE = "stripe_sync.duckdb"
 
 
 @dataclass

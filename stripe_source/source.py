@@ -406,12 +406,8 @@ def _apply_account_events(
         for child in children_of(change.model):
             if child.name in selected:
                 tombstones.append(
-                    Tombstone(
-                        child.table,
-                        account.account_id,
-                        (change.obj["id"],),
-                        change.version,
-                        by_parent=True,
+                    Tombstone.children(
+                        child.table, account.account_id, change.obj["id"], change.version
                     )
                 )
 
@@ -501,13 +497,12 @@ def _embedded_children(
         if rows:
             yield writer.mark(child, rows)
         tombstones.append(
-            Tombstone(
+            Tombstone.children(
                 child.table,
                 account.account_id,
-                (change.obj["id"],),
+                change.obj["id"],
                 change.version,
-                by_parent=True,
-                keep=tuple(item["id"] for item in items),
+                keep=[item["id"] for item in items],
             )
         )
 
@@ -551,13 +546,12 @@ def _fetch_again(
 
     for (child, parent_id), ids in children_seen.items():
         tombstones.append(
-            Tombstone(
+            Tombstone.children(
                 child.table,
                 account.account_id,
-                (parent_id,),
+                parent_id,
                 versions_seen[(child, parent_id)],
-                by_parent=True,
-                keep=tuple(sorted(ids)),
+                keep=sorted(ids),
             )
         )
 
