@@ -174,7 +174,7 @@ class ModelLister:
                 params["starting_after"] = starting_after
             page = self._get(params)
             data = page["data"]
-            if not page["has_more"] or not data:
+            if not page["has_more"] or not data or self._older_than_wanted(data, gte):
                 return
             starting_after = data[-1]["id"]
             if self.model.created_filter and self._worth_splitting(data, gte):
@@ -182,6 +182,13 @@ class ModelLister:
                 mid = gte + (oldest - gte) // 2
                 self._submit(self.model, lambda low=gte, high=mid: self._page_range(low, high))
                 gte = mid
+
+    def _older_than_wanted(self, data: list[Obj], gte: int) -> bool:
+        """Without a `created` filter, a list of new objects stops at the first older one:
+        lists come newest first."""
+        if self.model.created_filter or self.created_since is None:
+            return False
+        return data[-1].get(self.model.created_field, gte) < gte
 
     def _worth_splitting(self, data: list[Obj], gte: int) -> bool:
         created = self.model.created_field

@@ -153,3 +153,8 @@ def embedded_fields(model: Model) -> tuple[str, ...]:
         for name, annotation in _hints(sdk_class(model)).items()
         if "ListObject" in str(_strip_optional(annotation))
     )
+
+
+def has_created_time(model: Model) -> bool:
+    """Whether the model's objects carry their creation time, so new ones can be told apart."""
+    return model.created_field in _hints(sdk_class(model))

@@ -36,7 +36,7 @@ from stripe_source.destination import DestinationReader, Tombstone
 from stripe_source.fetch import Batch, Failure, ModelLister, TaskGroup, selected_children
 from stripe_source.keys import parse_key
 from stripe_source.report import Outcome, SyncReport
-from stripe_source.schema import column_hints, embedded_fields
+from stripe_source.schema import column_hints, embedded_fields, has_created_time
 
 logger = logging.getLogger(__name__)
 
@@ -199,11 +199,11 @@ def _events_expired(cursor: dict[str, float] | None, now: float) -> bool:
 
 
 def _must_relist(model: Model, cursor: dict[str, float] | None, now: float) -> bool:
-    """A model is listed in full on its first run, after the event window passed, or when it
-    cannot be listed by `created` at all (a handful of small models)."""
+    """A model is listed in full on its first run, after the event window passed, or when its
+    objects carry no creation time at all (tax codes, features, payment links: small models)."""
     if not cursor or "event_cursor" not in cursor or _events_expired(cursor, now):
         return True
-    return not model.created_filter
+    return not (model.created_filter or has_created_time(model))
 
 
 def _save_tombstones(writer: str, tombstones: list[Tombstone]) -> None:
