@@ -263,7 +263,8 @@ def _model_rows(
 
     by_id = {account.account_id: account for account in accounts}
     writer = TableWriter(parent, options)
-    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+    kept = (parent, *children) if keep_parent else children
+    unseen = _loaded_ids(kept, [by_id[acct] for acct in relisted], options.reader)
     failed: set[str] = set()
     for item in group.results():
         account = by_id[item.account_id]
@@ -272,8 +273,10 @@ def _model_rows(
             failed.add(item.account_id)
             continue
         report.add_page(item.model.name, item.account_id, account.key.masked, len(item.objects))
-        if item.account_id in relisted:
-            seen[(item.model.name, item.account_id)].update(obj["id"] for obj in item.objects)
+        if (item.model.name, item.account_id) in unseen:
+            unseen[(item.model.name, item.account_id)].difference_update(
+                obj["id"] for obj in item.objects
+            )
         if item.model is parent and not keep_parent:
             continue
         yield writer.mark(item.model, to_rows(item))
@@ -282,9 +285,7 @@ def _model_rows(
     for account in accounts:
         if account.account_id in failed:
             continue
-        if account.account_id in relisted:
-            kept = (parent, *children) if keep_parent else children
-            tombstones += _sweep(kept, account, seen, options.reader)
+        tombstones += _gone(kept, account, unseen)
         cursors = _cursors(account.account_id)
         cursors[parent.name] = {
             **cursors.get(parent.name, {}),
@@ -295,21 +296,27 @@ def _model_rows(
     _finish(report, accounts, (parent, *children))
 
 
-def _sweep(
-    models: Sequence[Model],
-    account: StripeAccount,
-    seen: dict[tuple[str, str], set[str]],
-    reader: DestinationReader | None,
-) -> list[Tombstone]:
-    """Rows whose objects a complete listing no longer returned: Stripe lists no deleted object."""
+def _loaded_ids(
+    models: Sequence[Model], accounts: list[StripeAccount], reader: DestinationReader | None
+) -> dict[tuple[str, str], set[str]]:
+    """Ids already loaded for the accounts listed in full; what the listing does not return
+    again is gone, since Stripe lists no deleted object. Holding the loaded ids rather than the
+    listed ones keeps a first sync from holding any."""
     if reader is None:
-        return []
+        return {}
+    return {
+        (model.name, account.account_id): reader.live_ids(model.table, account.account_id)
+        for model in models
+        for account in accounts
+    }
+
+
+def _gone(
+    models: Sequence[Model], account: StripeAccount, unseen: dict[tuple[str, str], set[str]]
+) -> list[Tombstone]:
     tombstones = []
     for model in models:
-        gone = (
-            reader.live_ids(model.table, account.account_id)
-            - seen[(model.name, account.account_id)]
-        )
+        gone = unseen.get((model.name, account.account_id))
         if gone:
             logger.info("%d %s of %s no longer exist", len(gone), model.table, account.account_id)
             tombstones.append(
