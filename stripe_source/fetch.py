@@ -54,9 +54,13 @@ class Failure:
 
 
 class TaskGroup:
-    """Tasks on a shared pool that may add tasks; `results()` ends when all of them are done."""
+    """Tasks on a shared pool that may add tasks; `results()` ends when all of them are done.
 
-    def __init__(self, max_buffered: int = 64) -> None:
+    At most `max_buffered` pages wait for the consumer: with dozens of models listed at once,
+    a deeper queue per model would let memory grow with the account whenever dlt falls behind.
+    """
+
+    def __init__(self, max_buffered: int = 8) -> None:
         self._out: queue.Queue[Batch | Failure | None] = queue.Queue(maxsize=max_buffered)
         self._pending = 0
         self._submitted = False
