@@ -359,9 +359,22 @@ def _event_rows(
             if "event_cursor" in cursors.get(g.name, {})
         ]
         if known:
-            yield from _apply_account_events(
-                account, min(known), selected, writer, tombstones, report, options
-            )
+            try:
+                yield from _apply_account_events(
+                    account, min(known), selected, writer, tombstones, report, options
+                )
+            except (stripe.StripeError, KeyRejectedError, PermissionDeniedError) as error:
+                # the cursors stay put, so the next run reads these events again
+                failure = Failure(EVENT_MODEL, account.account_id, error)
+                _record_failure(failure, account, report)
+                report.mark(
+                    "Event",
+                    account.account_id,
+                    account.key.masked,
+                    Outcome.FAILED,
+                    str(error)[:200],
+                )
+                continue
         for group in groups:
             if group.name in cursors:
                 cursors[group.name]["event_cursor"] = account.server_time
