@@ -86,6 +86,17 @@ class MemorySampler:
         return max((mb for at, mb in self.samples if start <= at <= end), default=0.0)
 
 
+def scratch_pipeline(folder: str, name: str):
+    """A DuckDB pipeline whose state and database live in a throwaway folder."""
+    return make_pipeline(
+        "duckdb",
+        "stripe",
+        pipeline_name=name,
+        duckdb_file=Path(folder) / "benchmark.duckdb",
+        pipelines_dir=Path(folder),
+    )
+
+
 def minimum_pages(pipeline) -> int:
     """Fewest requests any client needs for what was loaded: full pages, one per parent list."""
     pages = 1  # GET /v1/account
@@ -129,13 +140,7 @@ def main() -> int:
     print(f"emulator: {args.objects:,} objects seeded in {time.monotonic() - seeding:.0f}s")
     try:
         with tempfile.TemporaryDirectory() as folder:
-            pipeline = make_pipeline(
-                "duckdb",
-                "stripe",
-                pipeline_name="benchmark",
-                duckdb_file=Path(folder) / "benchmark.duckdb",
-                pipelines_dir=Path(folder),
-            )
+            pipeline = scratch_pipeline(folder, "benchmark")
             started = time.monotonic()
             with MemorySampler() as memory:
                 result = run_sync(

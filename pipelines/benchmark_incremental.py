@@ -15,14 +15,13 @@ import argparse
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import requests
 import stripe
-from benchmark import EMULATOR_KEY, start_emulator
+from benchmark import EMULATOR_KEY, scratch_pipeline, start_emulator
 
 from stripe_source.keys import ApiKey
-from stripe_source.runner import make_pipeline, run_sync
+from stripe_source.runner import run_sync
 
 
 def make_changes(url: str, count: int) -> None:
@@ -76,13 +75,7 @@ def main() -> int:
     emulator, url = start_emulator(args.objects, args.latency_ms, args.rate_limit, args.port)
     try:
         with tempfile.TemporaryDirectory() as folder:
-            pipeline = make_pipeline(
-                "duckdb",
-                "stripe",
-                pipeline_name="benchmark_incremental",
-                duckdb_file=Path(folder) / "benchmark.duckdb",
-                pipelines_dir=Path(folder),
-            )
+            pipeline = scratch_pipeline(folder, "benchmark_incremental")
             full, full_seconds, full_requests = timed_sync(pipeline, url, args.rate_limit)
 
             # writes are the user's app, not the sync: let them through without the simulation
