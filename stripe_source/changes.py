@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from stripe_source.catalog import MODEL_BY_EVENT_TYPE, MODELS_BY_NAME, Model, children_of
@@ -27,14 +28,25 @@ Obj = dict[str, Any]
 EVENT_TIE_BREAK = 0.5
 
 
+class Status(StrEnum):
+    """What became of one event (or one object handed over by code)."""
+
+    APPLIED = "applied"
+    SUPERSEDED = "superseded"
+    UNMODELLED = "unmodelled"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class Change:
-    """One object's newest known state, and when it was true."""
+    """One object's newest known state, when it was true, and what told us (`source`: the
+    event id, or the object id for objects handed over by code)."""
 
     model: Model
     obj: Obj
     version: float
     parent_id: str | None = None
+    source: str | None = None
 
 
 @dataclass
@@ -47,17 +59,23 @@ class EventPlan:
     relist_children: list[tuple[Change, Model]] = field(default_factory=list)
     unmodelled: Counter[str] = field(default_factory=Counter)
     applied: Counter[str] = field(default_factory=Counter)
+    outcomes: dict[str, Status] = field(default_factory=dict)
+
+
+def model_of_type(event: Obj) -> Model | None:
+    """The catalog model an event is about, if any (customer sources may be bank accounts)."""
+    model = MODEL_BY_EVENT_TYPE.get(event["type"])
+    if model is None:
+        return None
+    if model.name == "Card" and event["data"]["object"].get("object") != "card":
+        return None
+    return model
 
 
 def event_model(event: Obj, selected: set[str]) -> Model | None:
-    """The selected model an event is about, if any (customer sources may be bank accounts)."""
-    model = MODEL_BY_EVENT_TYPE.get(event["type"])
-    if model is None or model.name not in selected:
-        return None
-    obj = event["data"]["object"]
-    if model.name == "Card" and obj.get("object") != "card":
-        return None
-    return model
+    """The selected model an event is about, if any."""
+    model = model_of_type(event)
+    return model if model is not None and model.name in selected else None
 
 
 def parent_id_of(model: Model, obj: Obj) -> str | None:
@@ -111,19 +129,24 @@ def plan_events(pages: list[list[Obj]], selected: set[str], pinned_version: str)
             seen.add(event["id"])
             model = event_model(event, selected)
             if model is None:
-                if event["type"] not in MODEL_BY_EVENT_TYPE:
+                if model_of_type(event) is None:
                     plan.unmodelled[event["type"]] += 1
+                    plan.outcomes[event["id"]] = Status.UNMODELLED
                 continue
             plan.applied[event["type"]] += 1
             key = (model.name, event["data"]["object"]["id"])
             recency = _recency(event, model, position)
-            if key not in newest or recency > newest[key][0]:
+            if key not in newest:
                 newest[key] = (recency, event, model)
+                continue
+            older, newer = sorted((newest[key], (recency, event, model)), key=lambda n: n[0])
+            newest[key] = newer
+            plan.outcomes[older[1]["id"]] = Status.SUPERSEDED
 
     for _, event, model in newest.values():
         version = event["created"] + EVENT_TIE_BREAK
         obj = event["data"]["object"]
-        change = Change(model, obj, version, parent_id_of(model, obj))
+        change = Change(model, obj, version, parent_id_of(model, obj), event["id"])
         if event["type"] in model.delete_events:
             plan.deletes.append(change)
             continue

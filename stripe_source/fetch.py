@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from stripe_source.api import StripeApi
@@ -48,9 +49,12 @@ class GroupClosedError(Exception):
 
 @dataclass
 class Failure:
+    """A task that raised; `source` names the event (or object) it worked for, if any."""
+
     model: Model
     account_id: str
     error: BaseException
+    source: str | None = None
 
 
 class TaskGroup:
@@ -90,7 +94,8 @@ class TaskGroup:
         except GroupClosedError:
             pass
         except BaseException as error:  # handed to the consumer, which decides what it means
-            self._hand_over(Failure(task.model, task.account_id, error))  # type: ignore[attr-defined]
+            model, account_id = task.model, task.account_id  # type: ignore[attr-defined]
+            self._hand_over(Failure(model, account_id, error, getattr(task, "source", None)))
         finally:
             with self._lock:
                 self._pending -= 1
@@ -211,8 +216,11 @@ class ModelLister:
                 self.complete_children(parent, child, response.served_at)
         return page
 
-    def complete_children(self, parent: Obj, child: Model, version: float) -> None:
-        """Emit the embedded children and queue the requests for any that Stripe left out.
+    def complete_children(
+        self, parent: Obj, child: Model, version: float, *, inline: bool = False
+    ) -> None:
+        """Emit the embedded children and request any that Stripe left out: on other threads,
+        or with `inline` on this one, so that a failure belongs to the caller's task.
 
         With `events_follow`, children whose parent field says there are none (a customer
         with no balance has no balance transactions to list) wait for the event that would
@@ -222,14 +230,21 @@ class ModelLister:
         if embedded is None:
             if self.events_follow and child.relist_on and not parent.get(child.relist_on):
                 return
-            self._submit(child, lambda: self.list_children(parent["id"], child))
+            self._run_or_submit(child, partial(self.list_children, parent["id"], child), inline)
             return
         items = [item for item in embedded["data"] if _matches(item, child)]
         if items:
             self.group.put(Batch(child, self.account_id, items, version, parent["id"]))
         if embedded.get("has_more") and embedded["data"]:
             last = embedded["data"][-1]["id"]
-            self._submit(child, lambda: self.list_children(parent["id"], child, last))
+            rest = partial(self.list_children, parent["id"], child, last)
+            self._run_or_submit(child, rest, inline)
+
+    def _run_or_submit(self, model: Model, run: Callable[[], None], inline: bool) -> None:
+        if inline:
+            run()
+        else:
+            self._submit(model, run)
 
     def list_children(self, parent_id: str, child: Model, starting_after: str | None = None):
         path = child.list_path(parent_id) if "{parent}" in child.path else child.path

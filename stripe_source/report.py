@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from stripe_source.api import KeyRejectedError, PermissionDeniedError
+
+logger = logging.getLogger(__name__)
 
 
 class Outcome(StrEnum):
@@ -65,6 +70,23 @@ class SyncReport:
         with self._lock:
             if entry.outcome is not Outcome.FAILED:
                 entry.outcome, entry.message = outcome, message
+
+    def record_failure(self, model: str, account: str, key: str, error: BaseException) -> None:
+        """A model that failed for an account: a 403 skips it, a 401 stops the key, the rest
+        fail the model (and the run's exit code) while everything else carries on."""
+        if isinstance(error, PermissionDeniedError):
+            logger.warning(
+                "key %s cannot read %s; grant it read access or leave the model out", key, model
+            )
+            self.mark(model, account, key, Outcome.SKIPPED, "no permission (403)")
+        elif isinstance(error, KeyRejectedError):
+            logger.error("%s", error)
+            self.reject_key(key, str(error))
+            self.mark(model, account, key, Outcome.FAILED, "key rejected (401)")
+        else:
+            logger.error("reading %s for %s failed: %s", model, account, error)
+            logger.debug("reading %s failed", model, exc_info=error)
+            self.mark(model, account, key, Outcome.FAILED, str(error)[:200])
 
     def reject_key(self, key: str, message: str) -> None:
         with self._lock:

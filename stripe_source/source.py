@@ -18,9 +18,7 @@ table with a `_parent_id` column, and the parent's row does not repeat them.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,28 +28,22 @@ from dlt.extract.resource import DltResource
 
 from stripe_source.accounts import StripeAccount, connect_accounts
 from stripe_source.api import DEFAULT_API_BASE, KeyRejectedError, PermissionDeniedError
-from stripe_source.catalog import EVENT_MODEL, MODELS, Model, children_of
-from stripe_source.changes import Change, plan_events, selected_names
+from stripe_source.apply import ChangeApplier
+from stripe_source.catalog import MODELS, Model
+from stripe_source.changes import plan_events, selected_names
 from stripe_source.destination import DestinationReader, Tombstone
-from stripe_source.fetch import Batch, Failure, ModelLister, TaskGroup, selected_children
+from stripe_source.events import EVENT_RETENTION_SECONDS, list_events, oldest_served
+from stripe_source.fetch import Failure, ModelLister, TaskGroup, selected_children
 from stripe_source.keys import parse_key
 from stripe_source.report import Outcome, SyncReport
-from stripe_source.schema import column_hints, embedded_fields, has_created_time
+from stripe_source.rows import MERGE_KEY, SyncOptions, TableWriter, table_columns, to_rows
+from stripe_source.schema import has_created_time
 
 logger = logging.getLogger(__name__)
 
-MERGE_KEY = ("id", "_account_id")
 OVERLAP_SECONDS = 300
-EVENT_RETENTION_SECONDS = 30 * 86_400
 EVENT_MARGIN_SECONDS = 86_400
 EVENTS_RESOURCE = "stripe_events"
-
-
-@dataclass(frozen=True)
-class SyncOptions:
-    incremental: bool = False
-    hard_deletes: bool = False
-    reader: DestinationReader | None = None
 
 
 @dlt.source(name="stripe", section="stripe_source", max_table_nesting=2)
@@ -102,84 +94,6 @@ def stripe_source(
             _event_rows(groups, selected, accounts, report, options),
             name=EVENTS_RESOURCE,
             parallelized=True,
-        )
-
-
-# table shape
-
-
-def table_columns(model: Model, options: SyncOptions) -> dict[str, Any]:
-    """Column hints shared by every writer of a model's table."""
-    columns: dict[str, Any] = {
-        **column_hints(model),
-        "_updated_at": {
-            "name": "_updated_at",
-            "data_type": "timestamp",
-            "timezone": True,
-            "dedup_sort": "desc",
-        },
-        "is_deleted": {"name": "is_deleted", "data_type": "bool"},
-        "deleted_at": {"name": "deleted_at", "data_type": "timestamp", "timezone": True},
-    }
-    if model.is_child:
-        columns["_parent_id"] = {"name": "_parent_id", "data_type": "text"}
-    if options.hard_deletes:
-        columns["_deleted"] = {"name": "_deleted", "data_type": "bool", "hard_delete": True}
-    return columns
-
-
-def table_hints(model: Model, options: SyncOptions) -> Any:
-    return dlt.mark.make_hints(
-        table_name=model.table,
-        primary_key=MERGE_KEY,
-        write_disposition="merge",
-        columns=table_columns(model, options),
-    )
-
-
-def make_row(
-    obj: dict[str, Any],
-    model: Model,
-    account_id: str,
-    version: float,
-    parent_id: str | None = None,
-    deleted_at: float | None = None,
-) -> dict[str, Any]:
-    """A Stripe object as a row: sub-lists dropped (they have tables), bookkeeping added."""
-    dropped = embedded_fields(model)
-    row = {key: value for key, value in obj.items() if key not in dropped and key != "deleted"}
-    row["_account_id"] = account_id
-    row["_updated_at"] = datetime.fromtimestamp(version, UTC)
-    row["is_deleted"] = deleted_at is not None
-    row["deleted_at"] = datetime.fromtimestamp(deleted_at, UTC) if deleted_at else None
-    if model.is_child:
-        row["_parent_id"] = parent_id
-    return row
-
-
-def to_rows(batch: Batch) -> list[dict[str, Any]]:
-    return [
-        make_row(obj, batch.model, batch.account_id, batch.version, batch.parent_id)
-        for obj in batch.objects
-    ]
-
-
-class TableWriter:
-    """Marks rows for the table they belong to, with the table's hints the first time."""
-
-    def __init__(self, own: Model | None, options: SyncOptions) -> None:
-        self._own = own
-        self._options = options
-        self._hinted: set[str] = set()
-
-    def mark(self, model: Model, rows: list[dict[str, Any]]) -> Any:
-        if model is self._own:
-            return rows
-        if model.table in self._hinted:
-            return dlt.mark.with_table_name(rows, model.table)
-        self._hinted.add(model.table)
-        return dlt.mark.with_hints(
-            rows, table_hints(model, self._options), create_table_variant=True
         )
 
 
@@ -269,7 +183,7 @@ def _model_rows(
     for item in group.results():
         account = by_id[item.account_id]
         if isinstance(item, Failure):
-            _record_failure(item, account, report)
+            report.record_failure(item.model.name, item.account_id, account.key.masked, item.error)
             failed.add(item.account_id)
             continue
         report.add_page(item.model.name, item.account_id, account.key.masked, len(item.objects))
@@ -359,21 +273,14 @@ def _event_rows(
             if "event_cursor" in cursors.get(g.name, {})
         ]
         if known:
+            applier = ChangeApplier(account, selected, writer, options, report, tombstones)
             try:
-                yield from _apply_account_events(
-                    account, min(known), selected, writer, tombstones, report, options
-                )
+                yield from _apply_account_events(applier, min(known))
             except (stripe.StripeError, KeyRejectedError, PermissionDeniedError) as error:
                 # the cursors stay put, so the next run reads these events again
-                failure = Failure(EVENT_MODEL, account.account_id, error)
-                _record_failure(failure, account, report)
-                report.mark(
-                    "Event",
-                    account.account_id,
-                    account.key.masked,
-                    Outcome.FAILED,
-                    str(error)[:200],
-                )
+                masked = account.key.masked
+                report.record_failure("Event", account.account_id, masked, error)
+                report.mark("Event", account.account_id, masked, Outcome.FAILED, str(error)[:200])
                 continue
         for group in groups:
             if group.name in cursors:
@@ -381,271 +288,28 @@ def _event_rows(
     _save_tombstones(EVENTS_RESOURCE, tombstones)
 
 
-def _apply_account_events(
-    account: StripeAccount,
-    event_cursor: float,
-    selected: set[str],
-    writer: TableWriter,
-    tombstones: list[Tombstone],
-    report: SyncReport,
-    options: SyncOptions,
-) -> Iterator[Any]:
-    oldest_served = account.server_time - EVENT_RETENTION_SECONDS
-    if event_cursor < oldest_served + EVENT_MARGIN_SECONDS:
+def _apply_account_events(applier: ChangeApplier, event_cursor: float) -> Iterator[Any]:
+    account = applier.account
+    oldest = oldest_served(account)
+    if event_cursor < oldest + EVENT_MARGIN_SECONDS:
         logger.warning(
             "account %s was last synced %s; Stripe keeps events for 30 days, so its models are "
             "listed in full again this run",
             account.account_id,
             datetime.fromtimestamp(event_cursor, UTC).isoformat(timespec="seconds"),
         )
-    since = int(max(event_cursor - OVERLAP_SECONDS, oldest_served + 60))
+    since = int(max(event_cursor - OVERLAP_SECONDS, oldest + 60))
 
-    pages = _list_events(account, since, report)
-    plan = plan_events(pages, selected, stripe.api_version)
-    events = sum(len(page) for page in pages)
-    report.add_page("Event", account.account_id, account.key.masked, events)
+    pages = list_events(account, applier.report, since=since)
+    plan = plan_events(pages, applier.selected, stripe.api_version)
+    yield from applier.apply(plan)
 
-    upserts = _newer_only(options.reader, account.account_id, plan.upserts)
-    deletes = _newer_only(options.reader, account.account_id, plan.deletes)
-
-    for change in upserts:
-        yield writer.mark(change.model, [_change_row(change, account)])
-        yield from _embedded_children(change, selected, account, writer, tombstones)
-    for change in deletes:
-        row = make_row(
-            change.obj,
-            change.model,
-            account.account_id,
-            change.version,
-            change.parent_id,
-            deleted_at=None if options.hard_deletes else change.version,
-        )
-        if options.hard_deletes:
-            row["_deleted"] = True
-        yield writer.mark(change.model, [row])
-        for child in children_of(change.model):
-            if child.name in selected:
-                tombstones.append(
-                    Tombstone.children(
-                        child.table, account.account_id, change.obj["id"], change.version
-                    )
-                )
-
-    yield from _fetch_again(
-        plan.refetch, plan.relist_children, selected, account, writer, tombstones, report
-    )
     logger.info(
         "account %s: %d events since %s, %d upserts, %d deletions, %d fetched again",
         account.account_id,
-        events,
+        sum(len(page) for page in pages),
         datetime.fromtimestamp(since, UTC).isoformat(timespec="seconds"),
-        len(upserts),
-        len(deletes),
+        len(plan.upserts),
+        len(plan.deletes),
         len(plan.refetch),
     )
-
-
-def _list_events(
-    account: StripeAccount, since: int, report: SyncReport
-) -> list[list[dict[str, Any]]]:
-    """Event pages since `since`, each newest first as Stripe lists them."""
-    group = TaskGroup()
-    ModelLister(
-        account.api,
-        account.pool,
-        account.account_id,
-        EVENT_MODEL,
-        group,
-        created_since=since,
-        lower_bound=since,
-    ).start()
-    pages: list[list[dict[str, Any]]] = []
-    for item in group.results():
-        if isinstance(item, Failure):
-            raise item.error
-        pages.append(item.objects)
-    stats = account.api.stats
-    report.finish(
-        "Event",
-        account.account_id,
-        account.key.masked,
-        stats.requests["Event"],
-        stats.retries["Event"],
-    )
-    return pages
-
-
-def _newer_only(
-    reader: DestinationReader | None, account_id: str, changes: list[Change]
-) -> list[Change]:
-    """Drop changes older than the row already loaded: a row never goes back in time."""
-    if reader is None:
-        return changes
-    by_table: dict[str, list[Change]] = defaultdict(list)
-    for change in changes:
-        by_table[change.model.table].append(change)
-    kept = []
-    for table, table_changes in by_table.items():
-        loaded = reader.versions(table, account_id, [c.obj["id"] for c in table_changes])
-        kept += [c for c in table_changes if c.version >= loaded.get(c.obj["id"], 0)]
-    return kept
-
-
-def _change_row(change: Change, account: StripeAccount) -> dict[str, Any]:
-    return make_row(change.obj, change.model, account.account_id, change.version, change.parent_id)
-
-
-def _embedded_children(
-    change: Change,
-    selected: set[str],
-    account: StripeAccount,
-    writer: TableWriter,
-    tombstones: list[Tombstone],
-) -> Iterator[Any]:
-    """Children a complete snapshot embeds; the parent's other children were removed."""
-    for child in children_of(change.model):
-        if child.name not in selected or child.embedded is None or child.embedded_on_expand:
-            continue
-        embedded = change.obj.get(child.embedded)
-        if not isinstance(embedded, dict):
-            continue
-        items = [item for item in embedded["data"] if item.get("object") == child.object]
-        rows = [
-            make_row(item, child, account.account_id, change.version, change.obj["id"])
-            for item in items
-        ]
-        if rows:
-            yield writer.mark(child, rows)
-        tombstones.append(
-            Tombstone.children(
-                child.table,
-                account.account_id,
-                change.obj["id"],
-                change.version,
-                keep=[item["id"] for item in items],
-            )
-        )
-
-
-def _fetch_again(
-    refetch: list[Change],
-    relist: list[tuple[Change, Model]],
-    selected: set[str],
-    account: StripeAccount,
-    writer: TableWriter,
-    tombstones: list[Tombstone],
-    report: SyncReport,
-) -> Iterator[Any]:
-    """Retrieve objects whose snapshot cannot be used, and list children Stripe does not embed.
-
-    Everything runs on the key's thread pool under its rate limiter; children of a fetched
-    parent are completed from its sub-lists exactly as a full listing does.
-    """
-    group = TaskGroup()
-    for change in refetch:
-        lister = _lister_for(change.model, selected, account, group)
-        group.submit(account.pool, _RetrieveTask(change, lister, account))
-    for change, child in relist:
-        lister = _lister_for(change.model, selected, account, group)
-        group.submit(
-            account.pool, _ListChildrenTask(child, account.account_id, lister, change.obj["id"])
-        )
-
-    children_seen: dict[tuple[Model, str], set[str]] = defaultdict(set)
-    versions_seen: dict[tuple[Model, str], float] = {}
-    for item in group.results():
-        if isinstance(item, Failure):
-            _record_failure(item, account, report)
-            continue
-        report.add_page(item.model.name, item.account_id, account.key.masked, len(item.objects))
-        if item.parent_id is not None:
-            key = (item.model, item.parent_id)
-            children_seen[key].update(obj["id"] for obj in item.objects)
-            versions_seen[key] = max(versions_seen.get(key, 0), item.version)
-        yield writer.mark(item.model, to_rows(item))
-
-    for (child, parent_id), ids in children_seen.items():
-        tombstones.append(
-            Tombstone.children(
-                child.table,
-                account.account_id,
-                parent_id,
-                versions_seen[(child, parent_id)],
-                keep=sorted(ids),
-            )
-        )
-
-
-def _lister_for(
-    model: Model, selected: set[str], account: StripeAccount, group: TaskGroup
-) -> ModelLister:
-    return ModelLister(
-        account.api,
-        account.pool,
-        account.account_id,
-        model,
-        group,
-        selected_children(model, selected),
-    )
-
-
-@dataclass
-class _RetrieveTask:
-    """Retrieve one object (with the sub-lists Stripe only shows when expanded) and its children."""
-
-    change: Change
-    lister: ModelLister
-    account: StripeAccount
-
-    @property
-    def model(self) -> Model:
-        return self.change.model
-
-    @property
-    def account_id(self) -> str:
-        return self.account.account_id
-
-    def __call__(self) -> None:
-        model, obj = self.change.model, self.change.obj
-        path = f"{model.list_path(self.change.parent_id)}/{obj['id']}"
-        expand = [c.embedded for c in self.lister.children if c.embedded_on_expand]
-        response = self.account.api.request(
-            path, {"expand": expand} if expand else None, model=model.name
-        )
-        fetched = response.data
-        if fetched.get("deleted"):
-            return
-        self.lister.group.put(
-            Batch(model, self.account_id, [fetched], response.served_at, self.change.parent_id)
-        )
-        for child in self.lister.children:
-            self.lister.complete_children(fetched, child, response.served_at)
-
-
-@dataclass
-class _ListChildrenTask:
-    model: Model
-    account_id: str
-    lister: ModelLister
-    parent_id: str
-
-    def __call__(self) -> None:
-        self.lister.list_children(self.parent_id, self.model)
-
-
-def _record_failure(failure: Failure, account: StripeAccount, report: SyncReport) -> None:
-    name, masked = failure.model.name, account.key.masked
-    error = failure.error
-    if isinstance(error, PermissionDeniedError):
-        logger.warning(
-            "key %s cannot read %s; grant it read access or leave the model out", masked, name
-        )
-        report.mark(name, failure.account_id, masked, Outcome.SKIPPED, "no permission (403)")
-    elif isinstance(error, KeyRejectedError):
-        logger.error("%s", error)
-        report.reject_key(masked, str(error))
-        report.mark(name, failure.account_id, masked, Outcome.FAILED, "key rejected (401)")
-    else:
-        logger.error("listing %s for %s failed: %s", name, failure.account_id, error)
-        logger.debug("listing %s failed", name, exc_info=error)
-        report.mark(name, failure.account_id, masked, Outcome.FAILED, str(error)[:200])
