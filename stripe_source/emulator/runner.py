@@ -16,6 +16,7 @@ from typing import Any
 import stripe
 from aiohttp import web
 
+from stripe_source.emulator import billing
 from stripe_source.emulator.keys import AccountKeys, account_keys
 from stripe_source.emulator.limits import Simulation, SimulationConfig
 from stripe_source.emulator.server import create_app
@@ -97,8 +98,16 @@ class RunningEmulator:
         """Change latency, rate limits or the fault rate while serving; returns the settings."""
         return self.simulation.configure(**changes)
 
-    def advance_clock(self, seconds: int) -> int:
-        return self.store.clock.advance(seconds)
+    def advance_clock(self, seconds: int, *, bill_renewals: bool = False) -> int:
+        """Move the emulator's clock forward; with `bill_renewals`, every subscription period
+        that ends on the way is billed as Stripe would (on the server's thread, like a write)."""
+        if not bill_renewals:
+            return self.store.clock.advance(seconds)
+
+        async def bill() -> int:
+            return billing.advance_clock(self.store, seconds)
+
+        return asyncio.run_coroutine_threadsafe(bill(), self._loop).result(timeout=60)
 
     def stop(self) -> None:
         if not self._thread.is_alive():

@@ -32,6 +32,7 @@ import orjson
 from aiohttp import web
 
 from stripe_source.catalog import MODELS, MODELS_BY_NAME, Model, children_of
+from stripe_source.emulator import billing
 from stripe_source.emulator.expand import Expander, ExpandError, parse_paths
 from stripe_source.emulator.keys import (
     ApiKey,
@@ -1144,6 +1145,8 @@ class Control:
             seconds = int(values.get("seconds", ""))
         except (TypeError, ValueError):
             return _control_error(400, "seconds must be an integer number of seconds to advance")
+        if str(values.get("bill_renewals", "")).lower() in ("1", "true"):
+            return _control_json({"now": billing.advance_clock(self.store, seconds)})
         return _control_json({"now": self.store.clock.advance(seconds)})
 
     async def configure(self, request: web.Request) -> web.Response:

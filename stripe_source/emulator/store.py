@@ -122,6 +122,9 @@ class Account:
     events: TypeIndex = field(default_factory=TypeIndex)
     connected: list[str] = field(default_factory=list)
     platform: str | None = None
+    # Stripe has no endpoint for discounts (a coupon applied to a subscription); renewals read
+    # them here to discount each invoice while the coupon's duration lasts.
+    discounts: dict[str, Obj] = field(default_factory=dict)
 
 
 class Store:

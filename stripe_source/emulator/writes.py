@@ -121,7 +121,7 @@ class WriteContext:
     account: Account
     params: dict[str, Any]
     path_ids: dict[str, str]
-    request_id: str
+    request_id: str | None
     idempotency_key: str | None = None
 
     @property
@@ -2152,8 +2152,8 @@ def _refuse_if_canceled(subscription: Obj, changing: set[str]) -> None:
 class Discount:
     """A coupon applied to a subscription, under the `di_` id Stripe gives the application.
 
-    Stripe has no endpoint for discounts themselves and the emulator stores none: `expand[]` of
-    `discounts` leaves their ids as they are.
+    Stripe has no endpoint for discounts themselves: the emulator keeps them on the account for
+    renewals to apply, and `expand[]` of `discounts` leaves their ids as they are.
     """
 
     id: str
@@ -2256,6 +2256,28 @@ def _redeem(ctx: WriteContext, discounts: list[Discount]) -> None:
                 ctx.replace({**current, "times_redeemed": redeemed})
 
 
+def _remember_discounts(ctx: WriteContext, discounts: list[Discount], subscription: Obj) -> None:
+    """Keep each discount as Stripe's `discount` object, with the `end` its coupon's duration
+    gives (`once`: only the first invoice, which is billed now)."""
+    for discount in discounts:
+        coupon = discount.coupon
+        end = None
+        if coupon["duration"] == "once":
+            end = ctx.now
+        elif coupon["duration"] == "repeating":
+            end = add_interval(ctx.now, "month", coupon["duration_in_months"])
+        ctx.account.discounts[discount.id] = {
+            "id": discount.id,
+            "object": "discount",
+            "coupon": coupon,
+            "customer": subscription["customer"],
+            "end": end,
+            "promotion_code": discount.promotion_code["id"] if discount.promotion_code else None,
+            "start": ctx.now,
+            "subscription": subscription["id"],
+        }
+
+
 # subscriptions
 
 SUBSCRIPTION_CREATE_PARAMS = frozenset(
@@ -2320,6 +2342,7 @@ def create_subscription(ctx: WriteContext) -> Obj:
     payment_method = _subscription_payment_method(ctx, customer, subscription, invoice)
 
     _redeem(ctx, discounts)
+    _remember_discounts(ctx, discounts, subscription)
     subscription = {
         **subscription,
         "discounts": [discount.id for discount in discounts],
