@@ -42,7 +42,7 @@ class Response:
     served_at: float
 
 
-def _served_at(headers: Any) -> float:
+def served_at_of(headers: Any) -> float:
     date = None
     for key, value in (headers or {}).items():
         if key.lower() == "date":
@@ -164,7 +164,7 @@ class StripeApi:
             try:
                 response = self._client.raw_request("get", path, **params)
                 self._observe_latency(time.monotonic() - started)
-                return Response(response.data, _served_at(response.headers))
+                return Response(response.data, served_at_of(response.headers))
             except stripe.AuthenticationError as error:
                 raise KeyRejectedError(
                     f"Stripe rejected key {self.key.masked} (401): {error.user_message}"

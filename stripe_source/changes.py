@@ -150,10 +150,7 @@ def plan_events(pages: list[list[Obj]], selected: set[str], pinned_version: str)
         if event["type"] in model.delete_events:
             plan.deletes.append(change)
             continue
-        if needs_refetch(model, obj, event.get("api_version"), pinned_version, selected):
-            plan.refetch.append(change)
-        else:
-            plan.upserts.append(change)
+        add_snapshot(plan, change, selected, event.get("api_version"), pinned_version)
         for child in children_of(model):
             if (
                 child.name in selected
@@ -162,6 +159,20 @@ def plan_events(pages: list[list[Obj]], selected: set[str], pinned_version: str)
             ):
                 plan.relist_children.append((change, child))
     return plan
+
+
+def add_snapshot(
+    plan: EventPlan,
+    change: Change,
+    selected: set[str],
+    api_version: str | None,
+    pinned_version: str,
+) -> None:
+    """Upsert a snapshot as is, or fetch its object again when the snapshot cannot be used."""
+    if needs_refetch(change.model, change.obj, api_version, pinned_version, selected):
+        plan.refetch.append(change)
+    else:
+        plan.upserts.append(change)
 
 
 def selected_names(models: list[str] | None) -> set[str]:

@@ -58,6 +58,13 @@ class Tombstone:
         return cls(**{**saved, "ids": tuple(saved["ids"]), "keep": tuple(saved["keep"])})
 
 
+def save_tombstones(writer: str, tombstones: list[Tombstone]) -> None:
+    """Keep a resource's tombstones in the source state, committed with the rows they follow:
+    if the run dies after loading, the next run applies them before doing anything else."""
+    state = dlt.current.source_state()
+    state.setdefault("tombstones", {})[writer] = [t.to_state() for t in tombstones]
+
+
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(values), CHUNK):
         yield values[start : start + CHUNK]
@@ -139,7 +146,11 @@ def apply_tombstones(
                         f"_updated_at = %s where {where} and not coalesce(is_deleted, false)"
                     )
                     args = [at, at, *args]
-                client.execute_sql(sql, *args)
+                try:
+                    client.execute_sql(sql, *args)
+                except DatabaseUndefinedRelation:
+                    # the database was reset behind the pipeline's back: no rows to mark
+                    break
 
 
 def _as_unix(value: Any) -> float:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.extract.source import DltSource
 
 from stripe_source.accounts import StripeAccount, connect_accounts
 from stripe_source.catalog import MODELS
@@ -44,22 +47,41 @@ def make_pipeline(
     destination: str,
     dataset: str,
     *,
-    pipeline_name: str = "stripe_sync",
+    pipeline_name: str | None = None,
     duckdb_file: str | Path = DEFAULT_DUCKDB_FILE,
     postgres_credentials: str | None = None,
     pipelines_dir: str | Path | None = None,
 ) -> dlt.Pipeline:
-    """A dlt pipeline on DuckDB (a local file) or PostgreSQL (dlt's postgres credentials)."""
+    """A dlt pipeline on DuckDB (a local file) or PostgreSQL (dlt's postgres credentials).
+
+    dlt keeps a pipeline's state (our cursors) in a folder named after the pipeline, shared by
+    every directory it runs from, and resolves a relative DuckDB path against the directory of
+    its first run. So the DuckDB path is made absolute, and the default name is derived from
+    where the data goes: syncing into another file or dataset starts from its own cursors
+    instead of trusting those of a different database.
+    """
     if destination == "duckdb":
-        target: Any = dlt.destinations.duckdb(str(duckdb_file))
+        location = str(Path(duckdb_file).resolve())
+        target: Any = dlt.destinations.duckdb(location)
     else:
+        location = _without_password(postgres_credentials or "")
         target = dlt.destinations.postgres(credentials=postgres_credentials)
     return dlt.pipeline(
-        pipeline_name=pipeline_name,
+        pipeline_name=pipeline_name or default_pipeline_name(destination, location, dataset),
         destination=target,
         dataset_name=dataset,
         pipelines_dir=str(pipelines_dir) if pipelines_dir else None,
     )
+
+
+def default_pipeline_name(destination: str, location: str, dataset: str) -> str:
+    """`stripe_sync_<dataset>_<digest of destination and location>`: stable per database."""
+    digest = hashlib.sha1(f"{destination}|{location}|{dataset}".encode()).hexdigest()[:8]
+    return f"stripe_sync_{dataset}_{digest}"
+
+
+def _without_password(credentials: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1@", credentials)
 
 
 def configure_extraction(resource_count: int) -> None:
@@ -97,6 +119,9 @@ def pipeline_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
         yield
 
 
+SourceFactory = Callable[[list[StripeAccount], SyncReport, DestinationReader], DltSource]
+
+
 def run_sync(
     pipeline: dlt.Pipeline,
     keys: list[ApiKey],
@@ -114,26 +139,58 @@ def run_sync(
     A full sync lists everything; an incremental one lists what is new and applies events.
     `account_ids` narrows the keys to those reading these accounts (`--api-keys acct_…`).
     """
+
+    def make_source(
+        accounts: list[StripeAccount], report: SyncReport, reader: DestinationReader
+    ) -> DltSource:
+        return stripe_source(
+            api_keys=[],
+            models=list(models or []),
+            api_base=api_base,
+            incremental=incremental,
+            hard_deletes=hard_deletes,
+            accounts=accounts,
+            report=report,
+            reader=reader,
+        )
+
+    return run_source(
+        pipeline,
+        keys,
+        make_source,
+        api_base=api_base,
+        rate_limit=rate_limit,
+        account_ids=account_ids,
+        hard_deletes=hard_deletes,
+        show_progress=show_progress,
+    )
+
+
+def run_source(
+    pipeline: dlt.Pipeline,
+    keys: list[ApiKey],
+    make_source: SourceFactory,
+    *,
+    api_base: str,
+    rate_limit: float | None = None,
+    account_ids: Sequence[str] = (),
+    hard_deletes: bool = False,
+    show_progress: bool = True,
+) -> SyncResult:
+    """Run a source built for the accounts the keys read, under the pipeline's lock.
+
+    Deletions a killed run learned are applied first, and those this run learned after it.
+    """
     with pipeline_lock(pipeline):
         report = SyncReport()
         accounts = _connect(keys, api_base, rate_limit, account_ids, report)
         if not accounts:
             return SyncResult(report, None)
 
-        # deletions learned by a run that was killed after loading
         apply_tombstones(pipeline, saved_tombstones(pipeline), hard_deletes=hard_deletes)
         reader = DestinationReader(pipeline)
         try:
-            source = stripe_source(
-                api_keys=[],
-                models=list(models or []),
-                api_base=api_base,
-                incremental=incremental,
-                hard_deletes=hard_deletes,
-                accounts=accounts,
-                report=report,
-                reader=reader,
-            )
+            source = make_source(accounts, report, reader)
             configure_extraction(len(source.resources) or len(MODELS))
             with live_progress(report, enabled=show_progress):
                 load_info = pipeline.run(source, loader_file_format="parquet")

@@ -158,3 +158,14 @@ def embedded_fields(model: Model) -> tuple[str, ...]:
 def has_created_time(model: Model) -> bool:
     """Whether the model's objects carry their creation time, so new ones can be told apart."""
     return model.created_field in _hints(sdk_class(model))
+
+
+def expandable_fields(model: Model) -> tuple[str, ...]:
+    """Fields that hold an id unless expanded into the object (`customer` on an invoice): the
+    SDK annotates them as the id or the object's class."""
+    expandable = []
+    for name, annotation in _hints(sdk_class(model)).items():
+        variants = typing.get_args(annotation)
+        if str in variants and any(isinstance(v, typing.ForwardRef) for v in variants):
+            expandable.append(name)
+    return tuple(expandable)

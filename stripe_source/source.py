@@ -31,7 +31,7 @@ from stripe_source.api import DEFAULT_API_BASE, KeyRejectedError, PermissionDeni
 from stripe_source.apply import ChangeApplier
 from stripe_source.catalog import MODELS, Model
 from stripe_source.changes import plan_events, selected_names
-from stripe_source.destination import DestinationReader, Tombstone
+from stripe_source.destination import DestinationReader, Tombstone, save_tombstones
 from stripe_source.events import EVENT_RETENTION_SECONDS, list_events, oldest_served
 from stripe_source.fetch import Failure, ModelLister, TaskGroup, selected_children
 from stripe_source.keys import parse_key
@@ -120,11 +120,6 @@ def _must_relist(model: Model, cursor: dict[str, float] | None, now: float) -> b
     return not (model.created_filter or has_created_time(model))
 
 
-def _save_tombstones(writer: str, tombstones: list[Tombstone]) -> None:
-    state = dlt.current.source_state()
-    state.setdefault("tombstones", {})[writer] = [t.to_state() for t in tombstones]
-
-
 # model resources
 
 
@@ -206,7 +201,7 @@ def _model_rows(
             "created_cursor": account.server_time,
             **({"event_cursor": account.server_time} if account.account_id in relisted else {}),
         }
-    _save_tombstones(parent.table, tombstones)
+    save_tombstones(parent.table, tombstones)
     _finish(report, accounts, (parent, *children))
 
 
@@ -285,7 +280,7 @@ def _event_rows(
         for group in groups:
             if group.name in cursors:
                 cursors[group.name]["event_cursor"] = account.server_time
-    _save_tombstones(EVENTS_RESOURCE, tombstones)
+    save_tombstones(EVENTS_RESOURCE, tombstones)
 
 
 def _apply_account_events(applier: ChangeApplier, event_cursor: float) -> Iterator[Any]:
