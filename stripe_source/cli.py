@@ -12,11 +12,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from stripe_source.accounts import ApiUnreachableError
+from stripe_source.analytics.report import build_report
 from stripe_source.catalog import MODELS
 from stripe_source.config import (
     BadInputError,
@@ -92,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the models in the catalog")
     models.set_defaults(handler=_list_models)
 
+    report = commands.add_parser(
+        "report",
+        help="create or refresh the analytics views, print the latest month, write report.html",
+    )
+    report.add_argument("--destination", choices=DESTINATIONS, default="duckdb")
+    report.add_argument("--dataset", default="stripe", help="dataset (schema) name")
+    report.add_argument("--duckdb-file", default=DEFAULT_DUCKDB_FILE, help="DuckDB database file")
+    report.add_argument("--out", default=".", metavar="DIR", help="folder for report.html")
+    report.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG")
+    report.set_defaults(handler=_report)
+
     emulator_cli.register(commands)
     return parser
 
@@ -150,6 +163,17 @@ def _sync_models(args: argparse.Namespace) -> int:
     )
     print_summary(result.report)
     return result.exit_code
+
+
+def _report(args: argparse.Namespace) -> int:
+    if args.destination == "duckdb" and not Path(args.duckdb_file).is_file():
+        raise BadInputError(
+            f"no DuckDB file {args.duckdb_file!r}; pass the --duckdb-file a sync wrote to, "
+            "or run `stripe-sync sync-models` first"
+        )
+    pipeline = make_pipeline(args.destination, args.dataset, duckdb_file=args.duckdb_file)
+    build_report(pipeline, Path(args.out))
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

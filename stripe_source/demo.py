@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from stripe_source.analytics.report import build_report
 from stripe_source.emulator.runner import start_emulator
 from stripe_source.keys import ApiKey
 from stripe_source.progress import print_summary
@@ -16,6 +18,7 @@ from stripe_source.runner import make_pipeline, run_sync
 DEMO_OBJECTS = 5_000
 DEMO_FILE = "stripe_demo.duckdb"
 DEMO_DATASET = "stripe"
+DEMO_REPORT_DIR = "stripe_demo_report"
 EXAMPLE_QUERY = """
 select currency,
        count(*)                      as charges,
@@ -55,4 +58,11 @@ def run_demo(args: argparse.Namespace) -> int:
                 *(f"{value:,}" if isinstance(value, int | float) else str(value) for value in row)
             )
     console.print(table)
+
+    console.print("\nMoney answers as views (mrr_monthly, churn_monthly, daily_balance, ...):")
+    build_report(pipeline, Path(DEMO_REPORT_DIR), console)
+    console.print(
+        f"Open it in a browser; refresh it later with "
+        f"`stripe-sync report --duckdb-file {DEMO_FILE} --out {DEMO_REPORT_DIR}`."
+    )
     return result.exit_code
