@@ -39,10 +39,9 @@ class Series:
         return self.months[-1] if self.months else None
 
 
-def _number(value: Any) -> float:
-    if value is None:
-        return 0.0
-    return float(value) if isinstance(value, Decimal | int | float) else float(str(value))
+def _number(value: Decimal | int | float | None) -> float:
+    """Sums come back as Decimal, int or float depending on the database; null is none."""
+    return 0.0 if value is None else float(value)
 
 
 def _rows(client: Any, view: str, columns: str, order: str) -> list[tuple[Any, ...]]:
