@@ -6,6 +6,8 @@ model never synced has no table. So the views do not read tables directly: each 
 their SQL becomes a subquery over the table with exactly the columns declared here, a missing
 one as a typed null. That subquery also leaves out rows marked deleted and turns every time into
 a UTC timestamp without time zone, so months and days do not depend on the session's time zone.
+The columns are looked up when the views are created: one that first appears in a later sync is
+read once the views are created again (`stripe-sync report` does that each time).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ NULLS = {
     "bool": "cast(null as boolean)",
     "time": "cast(null as timestamp)",
 }
-INTEGER_TYPES = ("bigint", "integer", "smallint", "hugeint", "numeric", "decimal", "double")
+# column types that hold Stripe's unix seconds as numbers
+NUMBER_TYPES = ("bigint", "integer", "smallint", "hugeint", "numeric", "decimal", "double")
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ def _column(name: str, kind: str, found_type: str | None) -> str:
     if kind != "time":
         return f"{column} as {alias}"
     found_type = found_type.lower()
-    if found_type.startswith(INTEGER_TYPES):
+    if found_type.startswith(NUMBER_TYPES):
         # Stripe's unix seconds that dlt kept as numbers (invoice line periods)
         return f"cast(to_timestamp({column}) at time zone 'UTC' as timestamp) as {alias}"
     if "with time zone" in found_type:
