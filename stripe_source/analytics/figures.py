@@ -11,6 +11,14 @@ from typing import Any
 import dlt
 
 MOVEMENTS = ("new", "expansion", "contraction", "churned", "reactivated")
+# Stripe counts amounts in these currencies in whole units, every other one in hundredths
+# (Stripe's "zero-decimal currencies").
+ZERO_DECIMAL = frozenset("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split())
+
+
+def in_units(amount: float, currency: str) -> float:
+    """An amount in Stripe's minor units as currency units (cents to dollars, yen as yen)."""
+    return amount if currency.lower() in ZERO_DECIMAL else amount / 100
 
 
 @dataclass

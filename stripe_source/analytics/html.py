@@ -12,11 +12,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from stripe_source.analytics.figures import MOVEMENTS, Series
-
-# Two decimals per currency unit are right for most currencies; zero-decimal ones (JPY, KRW,
-# ...) show amounts 100 times too small, as the console table does.
-MINOR_UNITS = 100
+from stripe_source.analytics.figures import MOVEMENTS, Series, in_units
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -164,8 +160,8 @@ for (const series of data.series) {
 """
 
 
-def _units(amount: float) -> float:
-    return round(amount / MINOR_UNITS, 2)
+def _units(amount: float, currency: str) -> float:
+    return round(in_units(amount, currency), 2)
 
 
 def report_data(series: list[Series]) -> dict:
@@ -179,12 +175,12 @@ def report_data(series: list[Series]) -> dict:
                 "months": [
                     {
                         "month": m.month.isoformat(),
-                        "mrr": _units(m.mrr),
-                        **{name: _units(value) for name, value in m.movements.items()},
+                        "mrr": _units(m.mrr, s.currency),
+                        **{name: _units(value, s.currency) for name, value in m.movements.items()},
                     }
                     for m in s.months
                 ],
-                "days": [[day.isoformat(), _units(amount)] for day, amount in s.days],
+                "days": [[day.isoformat(), _units(amount, s.currency)] for day, amount in s.days],
             }
             for s in series
         ],

@@ -9,15 +9,13 @@ import dlt
 from rich.console import Console
 from rich.table import Table
 
-from stripe_source.analytics.figures import MOVEMENTS, Series, read_figures
-from stripe_source.analytics.html import MINOR_UNITS, write_report
+from stripe_source.analytics.figures import MOVEMENTS, Series, in_units, read_figures
+from stripe_source.analytics.html import write_report
 from stripe_source.analytics.views import create_views
 
 
-def _money(amount: float | None) -> str:
-    if amount is None:
-        return "–"
-    return f"{amount / MINOR_UNITS:,.2f}"
+def _money(amount: float, currency: str) -> str:
+    return f"{in_units(amount, currency):,.2f}"
 
 
 def _rate(rate: float | None) -> str:
@@ -43,16 +41,19 @@ def headline_table(series: list[Series]) -> Table:
             revenue = sum(amount for day, amount in s.days if day.replace(day=1) == month)
             for values in rows.values():
                 values.append("–")
-            rows["month"][-1], rows["net revenue"][-1] = f"{month:%Y-%m}", _money(revenue)
+            rows["month"][-1], rows["net revenue"][-1] = (
+                f"{month:%Y-%m}",
+                _money(revenue, s.currency),
+            )
             continue
         rows["month"].append(f"{latest.month:%Y-%m}")
-        rows["MRR"].append(_money(latest.mrr))
+        rows["MRR"].append(_money(latest.mrr, s.currency))
         rows["customers"].append(f"{latest.customers:,}")
         for name in MOVEMENTS:
-            rows[name].append(_money(latest.movements[name]))
+            rows[name].append(_money(latest.movements[name], s.currency))
         rows["customer churn"].append(_rate(latest.customer_churn_rate))
         rows["MRR churn"].append(_rate(latest.mrr_churn_rate))
-        rows["net revenue"].append(_money(latest.net_revenue))
+        rows["net revenue"].append(_money(latest.net_revenue, s.currency))
     for name, values in rows.items():
         table.add_row(name, *values)
     return table
