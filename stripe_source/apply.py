@@ -74,10 +74,13 @@ class ChangeApplier:
     def apply(self, plan: EventPlan) -> Iterator[Any]:
         for source, status in plan.outcomes.items():
             self.outcomes.set(source, status)
-        upserts = self._newer_only(plan.upserts)
-        deletes = self._newer_only(plan.deletes)
+        relisted = [change for change, _ in plan.relist_children]
+        newer = self._newer_only([*plan.upserts, *plan.deletes, *plan.refetch, *relisted])
+        kept = {id(change) for change in newer}
 
-        for change in upserts:
+        for change in plan.upserts:
+            if id(change) not in kept:
+                continue
             row = make_row(
                 change.obj, change.model, self.account_id, change.version, change.parent_id
             )
@@ -85,7 +88,9 @@ class ChangeApplier:
             yield from self._embedded_children(change)
             self.outcomes.set(change.source, Status.APPLIED)
 
-        for change in deletes:
+        for change in plan.deletes:
+            if id(change) not in kept:
+                continue
             row = deleted_row(
                 change.obj,
                 change.model,
@@ -104,10 +109,18 @@ class ChangeApplier:
                     )
             self.outcomes.set(change.source, Status.APPLIED)
 
-        yield from self._fetch_again(plan.refetch, plan.relist_children)
+        yield from self._fetch_again(
+            [change for change in plan.refetch if id(change) in kept],
+            [(change, child) for change, child in plan.relist_children if id(change) in kept],
+        )
 
     def _newer_only(self, changes: list[Change]) -> list[Change]:
-        """Drop changes older than the row already loaded: a row never goes back in time."""
+        """Drop changes older than the row already loaded: a row never goes back in time.
+
+        This holds for objects to fetch again and children to list again too: a row newer than
+        the event was read from Stripe after it, with its children, so it already holds what the
+        event says, and fetching it again would only move its `_updated_at`.
+        """
         reader: DestinationReader | None = self.options.reader
         if reader is None:
             return changes
@@ -116,7 +129,8 @@ class ChangeApplier:
             by_table[change.model.table].append(change)
         kept = []
         for table, table_changes in by_table.items():
-            loaded = reader.versions(table, self.account_id, [c.obj["id"] for c in table_changes])
+            ids = sorted({c.obj["id"] for c in table_changes})
+            loaded = reader.versions(table, self.account_id, ids)
             for change in table_changes:
                 if change.version >= loaded.get(change.obj["id"], 0):
                     kept.append(change)

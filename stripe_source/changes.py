@@ -118,9 +118,15 @@ def _children_changed(child: Model, event: Obj) -> bool:
 
 
 def plan_events(pages: list[list[Obj]], selected: set[str], pinned_version: str) -> EventPlan:
-    """Reduce event pages, in any order and with repeats, to the newest change per object."""
+    """Reduce event pages, in any order and with repeats, to the newest change per object.
+
+    Children Stripe does not embed are listed again when any event of the run says they may
+    have changed, not only the newest: a balance change followed by an email change still
+    brings the customer's new balance transactions.
+    """
     plan = EventPlan()
     newest: dict[tuple[str, str], tuple[tuple[int, bool, int, str], Obj, Model]] = {}
+    relist: dict[tuple[str, str], set[str]] = {}
     seen: set[str] = set()
     for page in pages:
         for position, event in enumerate(page):
@@ -135,6 +141,13 @@ def plan_events(pages: list[list[Obj]], selected: set[str], pinned_version: str)
                 continue
             plan.applied[event["type"]] += 1
             key = (model.name, event["data"]["object"]["id"])
+            relist.setdefault(key, set()).update(
+                child.name
+                for child in children_of(model)
+                if child.name in selected
+                and child.embedded is None
+                and _children_changed(child, event)
+            )
             recency = _recency(event, model, position)
             if key not in newest:
                 newest[key] = (recency, event, model)
@@ -143,7 +156,7 @@ def plan_events(pages: list[list[Obj]], selected: set[str], pinned_version: str)
             newest[key] = newer
             plan.outcomes[older[1]["id"]] = Status.SUPERSEDED
 
-    for _, event, model in newest.values():
+    for key, (_, event, model) in newest.items():
         version = event["created"] + EVENT_TIE_BREAK
         obj = event["data"]["object"]
         change = Change(model, obj, version, parent_id_of(model, obj), event["id"])
@@ -152,11 +165,7 @@ def plan_events(pages: list[list[Obj]], selected: set[str], pinned_version: str)
             continue
         add_snapshot(plan, change, selected, event.get("api_version"), pinned_version)
         for child in children_of(model):
-            if (
-                child.name in selected
-                and child.embedded is None
-                and _children_changed(child, event)
-            ):
+            if child.name in relist[key]:
                 plan.relist_children.append((change, child))
     return plan
 

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from stripe_source.accounts import ApiUnreachableError
 from stripe_source.analytics.report import build_report
+from stripe_source.backfill import EventSelection, run_backfill
 from stripe_source.catalog import MODELS
 from stripe_source.config import (
     BadInputError,
@@ -29,7 +30,7 @@ from stripe_source.config import (
     configured_keys,
 )
 from stripe_source.emulator import cli as emulator_cli
-from stripe_source.progress import print_summary
+from stripe_source.progress import print_backfill, print_summary
 from stripe_source.runner import (
     DEFAULT_DUCKDB_FILE,
     DESTINATIONS,
@@ -50,6 +51,16 @@ def _add_sync_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODEL",
         help="class name, object type or table name (default: all models)",
     )
+    _add_connection_arguments(parser)
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="sync a seeded local emulator into stripe_demo.duckdb; no key needed",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG")
+
+
+def _add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-keys",
         nargs="+",
@@ -66,13 +77,7 @@ def _add_sync_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RPS",
         help="requests per second per key (default: 25 test, 100 live)",
     )
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="sync a seeded local emulator into stripe_demo.duckdb; no key needed",
-    )
     parser.add_argument("--no-progress", action="store_true", help="no live progress display")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +95,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_sync_arguments(sync)
     sync.set_defaults(handler=_sync_models, incremental=True)
+
+    process = commands.add_parser(
+        "process-events",
+        help="backfill events (the last 30 days) and apply them to the tables again",
+    )
+    process.add_argument("--ids", nargs="+", metavar="EVT", help="these events, by id")
+    process.add_argument(
+        "--failed", action="store_true", help="events whose webhook delivery has not succeeded"
+    )
+    process.add_argument(
+        "--type",
+        dest="types",
+        nargs="+",
+        metavar="GLOB",
+        help="event types, with * wildcards: 'payment_intent.*' 'customer.subscription.*'",
+    )
+    _add_connection_arguments(process)
+    process.add_argument(
+        "-v",
+        "--verbosity",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="0 errors only, 1 a summary (default), 2 one line per event and tracebacks",
+    )
+    process.set_defaults(handler=_process_events)
 
     models = commands.add_parser("models", help="list the models in the catalog")
     models.set_defaults(handler=_list_models)
@@ -109,14 +140,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbosity: int) -> None:
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+def _log_level(args: argparse.Namespace) -> int:
+    """`-v` counts up from warnings for the sync commands; process-events takes dj-stripe's
+    `-v 0|1|2`: errors only, warnings (the default), or everything at INFO."""
+    if hasattr(args, "verbosity"):
+        return (logging.ERROR, logging.WARNING, logging.INFO)[args.verbosity]
+    return {0: logging.WARNING, 1: logging.INFO}.get(getattr(args, "verbose", 0), logging.DEBUG)
+
+
+def _configure_logging(level: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("stripe").setLevel(max(level, logging.WARNING))
     # dlt warns about every column that stayed null in a load: noise for Stripe's sparse
     # objects, so only its errors show unless asked for detail
     # (the CLI owns its process; dlt reads this when it sets up its logger)
-    os.environ.setdefault("RUNTIME__LOG_LEVEL", "DEBUG" if verbosity > 1 else "ERROR")
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "DEBUG" if level <= logging.DEBUG else "ERROR")
 
 
 def _list_models(args: argparse.Namespace) -> int:
@@ -165,6 +203,28 @@ def _sync_models(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _process_events(args: argparse.Namespace) -> int:
+    selection = EventSelection(
+        ids=tuple(args.ids or ()), types=tuple(args.types or ()), failed=args.failed
+    )
+    keys = choose_keys(configured_keys(), args.api_keys)
+    account_ids = [wanted for wanted in args.api_keys or [] if wanted.startswith("acct_")]
+    pipeline = make_pipeline(args.destination, args.dataset, duckdb_file=args.duckdb_file)
+
+    synced, result = run_backfill(
+        pipeline,
+        keys,
+        selection,
+        api_base=configured_api_base(args.api_base),
+        rate_limit=args.rate_limit,
+        account_ids=account_ids,
+        hard_deletes=configured_hard_deletes(),
+        show_progress=args.verbosity > 0 and not args.no_progress,
+    )
+    print_backfill(synced.report, result, args.verbosity)
+    return EXIT_FAILED if synced.report.failed or result.failed else EXIT_OK
+
+
 def _report(args: argparse.Namespace) -> int:
     if args.destination == "duckdb" and not Path(args.duckdb_file).is_file():
         raise BadInputError(
@@ -179,7 +239,7 @@ def _report(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(getattr(args, "verbose", 0))
+    _configure_logging(_log_level(args))
     try:
         return int(args.handler(args))
     except (BadInputError, ApiUnreachableError) as error:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dlt
 import requests
 
+from stripe_source.catalog import MODELS, Model
 from stripe_source.emulator.runner import RunningEmulator
+from stripe_source.schema import column_hints
 
 FAST = 1_000.0  # requests/s: the emulator has no limit unless a test sets one
 
@@ -29,3 +33,41 @@ def table_exists(pipeline: dlt.Pipeline, table: str) -> bool:
     return table in pipeline.default_schema.tables and bool(
         pipeline.default_schema.get_table_columns(table)
     )
+
+
+def assert_tables_equal_the_account(pipeline, emulator, account_id, hard_deletes=False):
+    """Live rows of every model's table are exactly the account's live objects."""
+    state = emulator_state(emulator, account_id)
+    for model in MODELS:
+        expected = sorted(obj["id"] for obj in state.get(model.name, []))
+        if not table_exists(pipeline, model.table):
+            assert expected == [], model.name
+            continue
+        rows = [
+            r
+            for r in table_rows(pipeline, model.table, "id, _account_id, is_deleted")
+            if r["_account_id"] == account_id
+        ]
+        live = sorted(r["id"] for r in rows if not r["is_deleted"])
+        assert live == expected, model.name
+        if hard_deletes:
+            assert all(not r["is_deleted"] for r in rows), model.name
+
+
+def assert_row_equals_object(row: dict, obj: dict, model: Model) -> int:
+    """Every scalar field of a Stripe object equals its column; returns how many were compared."""
+    hints = column_hints(model)
+    compared = 0
+    for field, value in obj.items():
+        if field not in row or isinstance(value, dict | list) or value is None:
+            continue
+        if hints.get(field, {}).get("data_type") == "timestamp":
+            assert row[field].astimezone(UTC) == datetime.fromtimestamp(value, UTC), (
+                model.name,
+                obj["id"],
+                field,
+            )
+        else:
+            assert row[field] == value, (model.name, obj["id"], field)
+        compared += 1
+    return compared

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,13 @@ from stripe_source.catalog import MODELS, MODELS_BY_NAME
 from stripe_source.keys import ApiKey
 from stripe_source.report import Outcome
 from stripe_source.runner import run_sync
-from stripe_source.schema import column_hints
-from tests.support import FAST, emulator_state, table_exists, table_rows
+from tests.support import (
+    FAST,
+    assert_row_equals_object,
+    emulator_state,
+    table_exists,
+    table_rows,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -81,18 +85,8 @@ def test_field_values_equal_the_emulator_for_a_sample_of_every_model(
         rows = {
             r["id"]: r for r in table_rows(pipeline, model.table) if r["_account_id"] == account_id
         }
-        hints = column_hints(model)
         for obj in sample:
-            row = rows[obj["id"]]
-            for field, value in obj.items():
-                if field not in row or isinstance(value, dict | list) or value is None:
-                    continue
-                if hints.get(field, {}).get("data_type") == "timestamp":
-                    value = datetime.fromtimestamp(value, UTC)
-                    assert row[field].astimezone(UTC) == value, (model.name, field)
-                else:
-                    assert row[field] == value, (model.name, obj["id"], field)
-                compared += 1
+            compared += assert_row_equals_object(rows[obj["id"]], obj, model)
     assert compared > 500
 
 

@@ -23,7 +23,13 @@ from stripe_source.changes import plan_events
 from stripe_source.cli import EXIT_BUSY, main
 from stripe_source.keys import ApiKey
 from stripe_source.runner import make_pipeline, pipeline_lock, run_sync
-from tests.support import FAST, emulator_state, table_exists, table_rows
+from tests.support import (
+    FAST,
+    assert_tables_equal_the_account,
+    emulator_state,
+    table_exists,
+    table_rows,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -47,24 +53,6 @@ def _sync(pipeline, emulator, keys=None, **options):
     )
     assert result.exit_code == 0, [e for e in result.report.rows() if e.message]
     return result
-
-
-def assert_tables_equal_the_account(pipeline, emulator, account_id, hard_deletes=False):
-    state = emulator_state(emulator, account_id)
-    for model in MODELS:
-        expected = sorted(obj["id"] for obj in state.get(model.name, []))
-        if not table_exists(pipeline, model.table):
-            assert expected == [], model.name
-            continue
-        rows = [
-            r
-            for r in table_rows(pipeline, model.table, "id, _account_id, is_deleted")
-            if r["_account_id"] == account_id
-        ]
-        live = sorted(r["id"] for r in rows if not r["is_deleted"])
-        assert live == expected, model.name
-        if hard_deletes:
-            assert all(not r["is_deleted"] for r in rows), model.name
 
 
 def _make_changes(client: stripe.StripeClient, emulator, account_id: str) -> dict[str, str]:
