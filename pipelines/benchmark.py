@@ -155,8 +155,12 @@ def main() -> int:
             extract_start = steps["extract"].started_at.timestamp()
             extract_end = steps["extract"].finished_at.timestamp()
             extract = extract_end - extract_start
-            extract_peak = memory.peak(extract_start, extract_end)
-            load_peak = memory.peak(extract_end, time.time())
+            peaks = {
+                name: memory.peak(
+                    steps[name].started_at.timestamp(), steps[name].finished_at.timestamp()
+                )
+                for name in ("extract", "normalize", "load")
+            }
             after = wall - extract
             bound_pages = minimum_pages(pipeline)
     finally:
@@ -184,8 +188,8 @@ def main() -> int:
     )
     print(f"extract               {extract:.1f}s; normalize + load {after:.1f}s")
     print(
-        f"peak memory           {peak_mb:,.0f} MB; extracting {extract_peak:,.0f} MB, "
-        f"normalizing and loading {load_peak:,.0f} MB"
+        f"peak memory           {peak_mb:,.0f} MB; extracting {peaks['extract']:,.0f} MB, "
+        f"normalizing {peaks['normalize']:,.0f} MB, loading {peaks['load']:,.0f} MB"
     )
     return result.exit_code
 

@@ -33,7 +33,7 @@ from stripe_source.apply import ChangeApplier
 from stripe_source.catalog import EVENT_MODEL
 from stripe_source.changes import Status, plan_events, selected_names
 from stripe_source.config import BadInputError
-from stripe_source.destination import DestinationReader, save_tombstones
+from stripe_source.destination import DestinationReader, Tombstone, save_tombstones
 from stripe_source.events import list_events, oldest_served, retrieve_events
 from stripe_source.keys import ApiKey
 from stripe_source.report import Outcome, SyncReport
@@ -171,7 +171,7 @@ def _event_backfill_rows(
 ) -> Iterator[Any]:
     writer = TableWriter(EVENT_MODEL, options)
     everything = selected_names(None)
-    tombstones = []
+    tombstones: list[Tombstone] = []
     for account in accounts:
         result.served_since[account.account_id] = oldest_served(account)
         try:

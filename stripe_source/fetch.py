@@ -189,7 +189,7 @@ class ModelLister:
             if self.model.created_filter and self._worth_splitting(data, gte):
                 oldest = data[-1][self.model.created_field]
                 mid = gte + (oldest - gte) // 2
-                self._submit(self.model, lambda low=gte, high=mid: self._page_range(low, high))
+                self._submit(self.model, partial(self._page_range, gte, mid))
                 gte = mid
 
     def _older_than_wanted(self, data: list[Obj], gte: int) -> bool:

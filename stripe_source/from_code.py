@@ -161,7 +161,7 @@ def _object_rows(
         if item.obj.get("deleted"):
             # Stripe answers a deletion with only the id: mark the row rather than blank it
             tombstones += _deleted(change, account.account_id, selected)
-            result.status[change.source] = Status.APPLIED
+            result.status[item.obj["id"]] = Status.APPLIED
             continue
         add_snapshot(plan, change, selected, None, stripe.api_version)
         for child in children_of(item.model):

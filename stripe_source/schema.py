@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import stripe
-from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.common.schema.typing import TDataType, TTableSchemaColumns
 from stripe._object_classes import get_object_class
 
 from stripe_source.catalog import Model
@@ -30,11 +30,11 @@ _TIME_WORDS = re.compile(
     re.IGNORECASE,
 )
 _TIME_SUFFIXES = ("_at", "_start", "_end", "_date")
-_SCALAR_TYPES = {str: "text", int: "bigint", bool: "bool", float: "double"}
+_SCALAR_TYPES: dict[Any, TDataType] = {str: "text", int: "bigint", bool: "bool", float: "double"}
 _NESTING_DEPTH = 3
 
 
-def sdk_class(model: Model) -> type[stripe.StripeObject]:
+def sdk_class(model: Model) -> type:
     return get_object_class("V1", model.object)
 
 
@@ -98,7 +98,7 @@ def _is_nested_class(annotation: Any) -> bool:
     )
 
 
-def _scalar_type(annotation: Any) -> str | None:
+def _scalar_type(annotation: Any) -> TDataType | None:
     """dlt type of a top-level scalar; an expandable reference (`str | Customer`) is its id."""
     origin = typing.get_origin(annotation)
     if origin is Literal:
@@ -126,9 +126,9 @@ def _columns_of(cls: type, prefix: str, depth: int) -> TTableSchemaColumns:
             columns[column] = {"name": column, "data_type": "json"}
         elif depth > 0 and _is_nested_class(annotation):
             columns.update(_columns_of(annotation, f"{column}__", depth - 1))
-        elif not prefix and _scalar_type(annotation):
+        elif not prefix and (scalar := _scalar_type(annotation)):
             # typed up front so a column that is null in every row still exists, with its type
-            columns[column] = {"name": column, "data_type": _scalar_type(annotation)}
+            columns[column] = {"name": column, "data_type": scalar}
     return columns
 
 

@@ -155,7 +155,7 @@ def _model_rows(
     for account in accounts:
         cursor = _cursors(account.account_id).get(parent.name)
         relist = not options.incremental or _must_relist(parent, cursor, account.server_time)
-        since = None if relist else int(cursor["created_cursor"]) - OVERLAP_SECONDS
+        since = None if relist or not cursor else int(cursor["created_cursor"]) - OVERLAP_SECONDS
         if relist:
             relisted.add(account.account_id)
         ModelLister(

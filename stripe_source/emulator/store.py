@@ -331,7 +331,7 @@ class Store:
         data: Obj = {"object": obj}
         if previous_attributes is not None:
             data["previous_attributes"] = previous_attributes
-        event = {
+        event: Obj = {
             "id": event_id or f"evt_{account.number:04d}{seq:020d}",
             "object": "event",
             "api_version": api_version,

@@ -1668,7 +1668,7 @@ def _item_fits_invoice(invoice: Obj, customer: Obj) -> None:
 
 def _new_invoice_item(ctx: WriteContext, ids: Ids, params: dict[str, Any], customer: str) -> Obj:
     _only_one(params, "amount", "pricing")
-    period = _period(params.get("period"))
+    period_start, period_end = _period(params.get("period"))
     description = _optional(params, "description", _nullable_text)
     if "pricing" in params:
         given = _object(params["pricing"], "pricing", ("price",))
@@ -1681,7 +1681,8 @@ def _new_invoice_item(ctx: WriteContext, ids: Ids, params: dict[str, Any], custo
             quantity=quantity,
             date=ctx.now,
             description=description or "",
-            **period,
+            period_start=period_start,
+            period_end=period_end,
         )
         item = {**item, "description": description}
     elif "amount" in params:
@@ -1694,7 +1695,8 @@ def _new_invoice_item(ctx: WriteContext, ids: Ids, params: dict[str, Any], custo
             currency=currency,
             date=ctx.now,
             description=description,
-            **period,
+            period_start=period_start,
+            period_end=period_end,
         )
     else:
         raise invalid_request(
@@ -1707,14 +1709,15 @@ def _new_invoice_item(ctx: WriteContext, ids: Ids, params: dict[str, Any], custo
     return {**item, "metadata": merged_metadata(None, params.get("metadata", {}))}
 
 
-def _period(value: Any) -> dict[str, int]:
+def _period(value: Any) -> tuple[int | None, int | None]:
+    """`period[start]` and `period[end]` of an invoice item, if given."""
     if value is None:
-        return {}
+        return None, None
     given = _object(value, "period", ("end", "start"))
-    return {
-        "period_start": _integer(_required(given, "start"), "period[start]"),
-        "period_end": _integer(_required(given, "end"), "period[end]"),
-    }
+    return (
+        _integer(_required(given, "start"), "period[start]"),
+        _integer(_required(given, "end"), "period[end]"),
+    )
 
 
 def _one_time_price(ctx: WriteContext, value: Any, param: str) -> Obj:
@@ -2578,7 +2581,7 @@ def _subscription_changes(ctx: WriteContext, current: Obj) -> Obj:
             changes.update(_cancel_at_period_end(ctx, wanted, items))
     if "cancellation_details" in params:
         changes["cancellation_details"] = {
-            **changes.get("cancellation_details", current["cancellation_details"]),
+            **(changes.get("cancellation_details") or current["cancellation_details"]),
             **_cancellation_details(current, params["cancellation_details"]),
         }
     return changes
