@@ -15,6 +15,8 @@ from stripe_source.keys import ApiKey, BadKeyError, mask_key, parse_key
 KEYS_SETTING = "sources.stripe_source.api_keys"
 API_BASE_SETTING = "sources.stripe_source.api_base"
 HARD_DELETES_SETTING = "sources.stripe_source.hard_deletes"
+DUCKDB_MEMORY_SETTING = "sources.stripe_source.duckdb_memory_limit"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
 
 
 class BadInputError(ValueError):
@@ -43,6 +45,11 @@ def configured_api_base(override: str | None = None) -> str:
 def configured_hard_deletes() -> bool:
     """Remove deleted objects' rows instead of keeping them with `is_deleted` (the default)."""
     return bool(dlt.config.get(HARD_DELETES_SETTING, bool) or False)
+
+
+def configured_duckdb_memory_limit() -> str:
+    """How much memory DuckDB may take while loading, in DuckDB's notation (`256MB`, `1GB`)."""
+    return str(dlt.config.get(DUCKDB_MEMORY_SETTING, str) or DEFAULT_DUCKDB_MEMORY_LIMIT)
 
 
 def choose_keys(configured: list[ApiKey], wanted: Sequence[str] | None) -> list[ApiKey]:

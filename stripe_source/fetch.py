@@ -62,22 +62,38 @@ class TaskGroup:
 
     At most `max_buffered` pages wait for the consumer: with dozens of models listed at once,
     a deeper queue per model would let memory grow with the account whenever dlt falls behind.
+
+    At most `max_queued` tasks wait for a thread. A customer page asks for 100 balance-transaction
+    listings, far faster than the rate limit serves them; queued without bound, a full sync would
+    hold one task per customer of the account. Past the bound, a task that may run on its
+    submitter's thread does so, which also slows the parent listing to the pace of its children.
     """
 
-    def __init__(self, max_buffered: int = 8) -> None:
+    def __init__(self, max_buffered: int = 8, max_queued: int = 100) -> None:
         self._out: queue.Queue[Batch | Failure | None] = queue.Queue(maxsize=max_buffered)
+        self._max_queued = max_queued
         self._pending = 0
+        self._queued = 0
         self._submitted = False
         self._lock = threading.Lock()
         self._closed = threading.Event()
 
-    def submit(self, pool: ThreadPoolExecutor, task: Callable[[], None]) -> None:
+    def submit(
+        self, pool: ThreadPoolExecutor, task: Callable[[], None], *, may_run_here: bool = False
+    ) -> None:
+        """Queue `task` on the pool; with `may_run_here`, run it at once when the queue is full."""
         if self._closed.is_set():
             raise GroupClosedError
         with self._lock:
-            self._pending += 1
-            self._submitted = True
-        pool.submit(self._run, task)
+            run_here = may_run_here and self._queued >= self._max_queued
+            if not run_here:
+                self._pending += 1
+                self._queued += 1
+                self._submitted = True
+        if run_here:
+            self._execute(task)
+        else:
+            pool.submit(self._run, task)
 
     def put(self, item: Batch | Failure) -> None:
         """Hand a result to the consumer; gives up once the consumer has stopped listening."""
@@ -89,6 +105,18 @@ class TaskGroup:
         self._closed.set()
 
     def _run(self, task: Callable[[], None]) -> None:
+        with self._lock:
+            self._queued -= 1
+        try:
+            self._execute(task)
+        finally:
+            with self._lock:
+                self._pending -= 1
+                done = self._pending == 0
+            if done:
+                self._hand_over(None)
+
+    def _execute(self, task: Callable[[], None]) -> None:
         try:
             task()
         except GroupClosedError:
@@ -96,12 +124,6 @@ class TaskGroup:
         except BaseException as error:  # handed to the consumer, which decides what it means
             model, account_id = task.model, task.account_id  # type: ignore[attr-defined]
             self._hand_over(Failure(model, account_id, error, getattr(task, "source", None)))
-        finally:
-            with self._lock:
-                self._pending -= 1
-                done = self._pending == 0
-            if done:
-                self._hand_over(None)
 
     def _hand_over(self, item: Batch | Failure | None) -> bool:
         while not self._closed.is_set():
@@ -154,8 +176,9 @@ class ModelLister:
         floor = max(self.lower_bound, self.created_since or 0)
         self._submit(self.model, lambda: self._page_range(floor, None))
 
-    def _submit(self, model: Model, run: Callable[[], None]) -> None:
-        self.group.submit(self.pool, ModelTask(model, self.account_id, run))
+    def _submit(self, model: Model, run: Callable[[], None], *, may_run_here: bool = False) -> None:
+        task = ModelTask(model, self.account_id, run)
+        self.group.submit(self.pool, task, may_run_here=may_run_here)
 
     def _params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": PAGE_SIZE, **self.model.list_params}
@@ -244,7 +267,7 @@ class ModelLister:
         if inline:
             run()
         else:
-            self._submit(model, run)
+            self._submit(model, run, may_run_here=True)
 
     def list_children(self, parent_id: str, child: Model, starting_after: str | None = None):
         path = child.list_path(parent_id) if "{parent}" in child.path else child.path

@@ -15,7 +15,7 @@ import ast
 import inspect
 import re
 import typing
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,8 +38,10 @@ def sdk_class(model: Model) -> type:
     return get_object_class("V1", model.object)
 
 
-@cache
+@lru_cache(maxsize=8)
 def _module_tree(path: str) -> ast.Module:
+    """A parsed SDK module. Kept only for the few classes read next (a model's nested classes
+    live in its module): the trees of all of them would hold about 30 MB for the whole run."""
     return ast.parse(Path(path).read_text(encoding="utf-8"))
 
 
