@@ -69,13 +69,19 @@ def make_pipeline(
         )
     else:
         location = _without_password(postgres_credentials or "")
-        target = dlt.destinations.postgres(credentials=postgres_credentials)
+        # without explicit credentials dlt reads them from its config
+        target = dlt.destinations.postgres(**_given(credentials=postgres_credentials))
     return dlt.pipeline(
         pipeline_name=pipeline_name or default_pipeline_name(destination, location, dataset),
         destination=target,
         dataset_name=dataset,
-        pipelines_dir=str(pipelines_dir) if pipelines_dir else None,
+        **_given(pipelines_dir=str(pipelines_dir) if pipelines_dir else None),
     )
+
+
+def _given(**arguments: Any) -> dict[str, Any]:
+    """The arguments that were given: dlt falls back to its config for the ones left out."""
+    return {name: value for name, value in arguments.items() if value is not None}
 
 
 def _duckdb_settings() -> dict[str, Any]:
