@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import dlt
 import requests
+import stripe
 
 from stripe_source.catalog import MODELS, Model
 from stripe_source.emulator.runner import RunningEmulator
@@ -71,3 +72,44 @@ def assert_row_equals_object(row: dict, obj: dict, model: Model) -> int:
             assert row[field] == value, (model.name, obj["id"], field)
         compared += 1
     return compared
+
+
+def subscription_of_new_prices(
+    client: stripe.StripeClient, customer_id: str, *, prices: int = 12, subscribed: int = 12
+) -> tuple[stripe.Product, list[stripe.Price], stripe.Subscription]:
+    """A new product with `prices` monthly prices, the first `subscribed` of them in one
+    send-invoice subscription: more items than the 10 Stripe embeds in a subscription."""
+    product = client.v1.products.create(params={"name": "Widget"})
+    created = [
+        client.v1.prices.create(
+            params={
+                "product": product.id,
+                "unit_amount": 100 * (i + 1),
+                "currency": "usd",
+                "recurring": {"interval": "month"},
+            }
+        )
+        for i in range(prices)
+    ]
+    subscription = client.v1.subscriptions.create(
+        params={
+            "customer": customer_id,
+            "items": [{"price": price.id} for price in created[:subscribed]],
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+        }
+    )
+    return product, created, subscription
+
+
+def invoice_of_new_items(
+    client: stripe.StripeClient, customer_id: str, items: int
+) -> stripe.Invoice:
+    """A draft invoice of `items` new invoice items: past 10, Stripe cuts its embedded lines."""
+    for i in range(items):
+        client.v1.invoice_items.create(
+            params={"customer": customer_id, "amount": 500 + i, "currency": "usd"}
+        )
+    return client.v1.invoices.create(
+        params={"customer": customer_id, "pending_invoice_items_behavior": "include"}
+    )

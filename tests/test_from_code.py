@@ -17,7 +17,13 @@ from stripe_source.changes import Status
 from stripe_source.emulator.runner import start_emulator
 from stripe_source.from_code import UnknownObjectError
 from tests.conftest import NOW
-from tests.support import assert_row_equals_object, emulator_state, table_rows
+from tests.support import (
+    assert_row_equals_object,
+    emulator_state,
+    invoice_of_new_items,
+    subscription_of_new_prices,
+    table_rows,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,44 +54,14 @@ def _state_by_id(emulator, model: str) -> dict[str, dict]:
     return {obj["id"]: obj for obj in emulator_state(emulator, _account(emulator).id)[model]}
 
 
-def _subscription_with_many_items(client):
-    customer = client.v1.customers.create(params={"email": "batch@example.com"})
-    product = client.v1.products.create(params={"name": "Seats"})
-    prices = [
-        client.v1.prices.create(
-            params={
-                "product": product.id,
-                "unit_amount": 100 * (i + 1),
-                "currency": "usd",
-                "recurring": {"interval": "month"},
-            }
-        )
-        for i in range(12)
-    ]
-    subscription = client.v1.subscriptions.create(
-        params={
-            "customer": customer.id,
-            "items": [{"price": price.id} for price in prices],
-            "collection_method": "send_invoice",
-            "days_until_due": 30,
-        }
-    )
-    return customer, product, prices, subscription
-
-
 def test_a_batch_of_mixed_types_lands_in_their_tables_with_complete_sub_lists(
     emulator, make_test_pipeline
 ):
     pipeline = make_test_pipeline()
     client = emulator.client()
-    customer, product, prices, subscription = _subscription_with_many_items(client)
-    for i in range(11):
-        client.v1.invoice_items.create(
-            params={"customer": customer.id, "amount": 500 + i, "currency": "usd"}
-        )
-    invoice = client.v1.invoices.create(
-        params={"customer": customer.id, "pending_invoice_items_behavior": "include"}
-    )
+    customer = client.v1.customers.create(params={"email": "batch@example.com"})
+    product, prices, subscription = subscription_of_new_prices(client, customer.id)
+    invoice = invoice_of_new_items(client, customer.id, 11)
 
     synced = _sync(emulator, pipeline, [customer, product, *prices, subscription, invoice])
 

@@ -27,6 +27,8 @@ from tests.support import (
     FAST,
     assert_tables_equal_the_account,
     emulator_state,
+    invoice_of_new_items,
+    subscription_of_new_prices,
     table_exists,
     table_rows,
 )
@@ -64,26 +66,7 @@ def _make_changes(client: stripe.StripeClient, emulator, account_id: str) -> dic
     client.v1.customers.delete(customers[4]["id"])
     customer = client.v1.customers.create(params={"email": "new@example.com", "name": "New"})
 
-    product = client.v1.products.create(params={"name": "Widget"})
-    prices = [
-        client.v1.prices.create(
-            params={
-                "product": product.id,
-                "unit_amount": 100 * (i + 1),
-                "currency": "usd",
-                "recurring": {"interval": "month"},
-            }
-        )
-        for i in range(13)
-    ]
-    subscription = client.v1.subscriptions.create(
-        params={
-            "customer": customer.id,
-            "items": [{"price": price.id, "quantity": 1} for price in prices[:12]],
-            "collection_method": "send_invoice",
-            "days_until_due": 30,
-        }
-    )
+    _, _, subscription = subscription_of_new_prices(client, customer.id, prices=13)
     items = subscription["items"]["data"]
     client.v1.subscriptions.update(
         subscription.id,
@@ -95,16 +78,7 @@ def _make_changes(client: stripe.StripeClient, emulator, account_id: str) -> dic
         },
     )
 
-    for i in range(12):
-        client.v1.invoice_items.create(
-            params={"customer": customer.id, "amount": 500 + i, "currency": "usd"}
-        )
-    invoice = client.v1.invoices.create(
-        params={
-            "customer": customer.id,
-            "pending_invoice_items_behavior": "include",
-        }
-    )
+    invoice = invoice_of_new_items(client, customer.id, 12)
     client.v1.invoices.finalize_invoice(invoice.id)
     draft = client.v1.invoices.create(params={"customer": customer.id})
     client.v1.invoices.delete(draft.id)

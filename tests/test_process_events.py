@@ -23,6 +23,8 @@ from tests.support import (
     FAST,
     assert_tables_equal_the_account,
     emulator_state,
+    invoice_of_new_items,
+    subscription_of_new_prices,
     table_exists,
     table_rows,
 )
@@ -98,37 +100,12 @@ def _change_the_account(emulator) -> dict[str, str]:
     client.v1.customers.delete(customers[1]["id"])
 
     customer = client.v1.customers.create(params={"email": "new@example.com"})
-    product = client.v1.products.create(params={"name": "Widget"})
-    prices = [
-        client.v1.prices.create(
-            params={
-                "product": product.id,
-                "unit_amount": 100 * (i + 1),
-                "currency": "usd",
-                "recurring": {"interval": "month"},
-            }
-        )
-        for i in range(12)
-    ]
-    subscription = client.v1.subscriptions.create(
-        params={
-            "customer": customer.id,
-            "items": [{"price": price.id} for price in prices],
-            "collection_method": "send_invoice",
-            "days_until_due": 30,
-        }
-    )
+    product, _, subscription = subscription_of_new_prices(client, customer.id)
     items = subscription["items"]["data"]
     client.v1.subscriptions.update(
         subscription.id, params={"items": [{"id": items[0]["id"], "deleted": True}]}
     )
-    for i in range(11):
-        client.v1.invoice_items.create(
-            params={"customer": customer.id, "amount": 500 + i, "currency": "usd"}
-        )
-    invoice = client.v1.invoices.create(
-        params={"customer": customer.id, "pending_invoice_items_behavior": "include"}
-    )
+    invoice = invoice_of_new_items(client, customer.id, 11)
     client.v1.invoices.finalize_invoice(invoice.id)
     draft = client.v1.invoices.create(params={"customer": customer.id})
     client.v1.invoices.delete(draft.id)
